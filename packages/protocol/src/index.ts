@@ -1,0 +1,27 @@
+export * from './constants.js';
+export { validateEnvironmentKey } from './environment-key.js';
+export {
+  encodeRetryFrame,
+  encodeUpdateData,
+  encodeUpdateFrame,
+  KEEPALIVE_FRAME,
+  KEEPALIVE_FRAME_TEXT,
+  type UpdateFrameOptions,
+  updateFrameText,
+} from './frame.js';
+export {
+  decodeUpdateMessage,
+  encodeUpdateMessage,
+  parseEventId,
+  parsePublishBody,
+  parsePublishPayload,
+} from './message.js';
+export { queueChangePath, streamPath } from './paths.js';
+export { fail, ok, type ProtocolError, type ProtocolErrorCode, type Result } from './result.js';
+export { environmentOfSubject, messageIdFor, subjectFor } from './subject.js';
+export {
+  formatTimestamp,
+  MILLISECONDS_THRESHOLD,
+  parseUpdatedAt,
+  YEAR_10000_SECONDS,
+} from './timestamp.js';

@@ -1,0 +1,72 @@
+import { UPDATED_AT_FIELD } from './constants.js';
+import { encodeUpdateData } from './frame.js';
+import { fail, ok, type Result } from './result.js';
+import { parseUpdatedAt } from './timestamp.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const EVENT_ID_PATTERN = /^\d+(?:\.\d+)?$/;
+
+/**
+ * Parses a `queue-change` body: a JSON object with `updated_at` (see
+ * {@link parseUpdatedAt}). Other fields are ignored. The caller enforces the
+ * size limit ({@link MAX_PUBLISH_BODY_BYTES}) before reading the body.
+ */
+export function parsePublishBody(body: string | Uint8Array): Result<{ updatedAt: number }> {
+  let text: string;
+  try {
+    text = typeof body === 'string' ? body : decoder.decode(body);
+  } catch {
+    return fail('invalid_json', 'The body is not valid UTF-8.');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return fail('invalid_json', 'The body is not valid JSON; send {"updated_at": <timestamp>}.');
+  }
+  return parsePublishPayload(parsed);
+}
+
+/** Validates an already decoded `queue-change` body. */
+export function parsePublishPayload(parsed: unknown): Result<{ updatedAt: number }> {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return fail(
+      'invalid_body',
+      'The body must be a JSON object such as {"updated_at": 1735229888.76}.',
+    );
+  }
+  if (!Object.hasOwn(parsed, UPDATED_AT_FIELD)) {
+    return fail('missing_updated_at', 'The body has no "updated_at" field.');
+  }
+  const result = parseUpdatedAt((parsed as Record<string, unknown>)[UPDATED_AT_FIELD]);
+  return result.ok ? ok({ updatedAt: result.value }) : result;
+}
+
+/** The NATS message payload of an update (the same JSON as the event's `data:`). */
+export function encodeUpdateMessage(updatedAt: number): Uint8Array {
+  return encoder.encode(encodeUpdateData(updatedAt));
+}
+
+/** Reads a NATS message payload written by {@link encodeUpdateMessage}. */
+export function decodeUpdateMessage(payload: Uint8Array): Result<number> {
+  const result = parsePublishBody(payload);
+  return result.ok ? ok(result.value.updatedAt) : result;
+}
+
+/**
+ * Reads a `Last-Event-ID` header or `?lastEventId=` value: the timestamp of
+ * the last update the client received. Returns an error for anything that is
+ * not a positive decimal number; callers then ignore it.
+ */
+export function parseEventId(value: string | undefined | null): Result<number> {
+  const text = value?.trim() ?? '';
+  if (!EVENT_ID_PATTERN.test(text)) {
+    return fail('invalid_event_id', 'The last event id is not a timestamp.');
+  }
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    return fail('invalid_event_id', 'The last event id is not a positive timestamp.');
+  }
+  return ok(seconds);
+}
