@@ -1,0 +1,68 @@
+import type { BrokerState, BrokerUpdate, UpdateListener } from './broker.js';
+import type { BrokerLogger } from './logger.js';
+
+/**
+ * Listener bookkeeping shared by the broker adapters: update and state
+ * listeners, called synchronously in registration order. A listener that
+ * throws is logged and does not stop the others.
+ */
+export class BrokerEvents {
+  readonly #updateListeners = new Set<UpdateListener>();
+  readonly #stateListeners = new Set<(state: BrokerState) => void>();
+  readonly #logger: BrokerLogger;
+  #state: BrokerState = 'starting';
+
+  constructor(logger: BrokerLogger) {
+    this.#logger = logger;
+  }
+
+  /** Current state. */
+  get state(): BrokerState {
+    return this.#state;
+  }
+
+  /** Moves to a state and tells the listeners, if it changed. `closed` is final. */
+  setState(state: BrokerState): void {
+    if (this.#state === state || this.#state === 'closed') return;
+    this.#state = state;
+    for (const listener of this.#stateListeners) {
+      try {
+        listener(state);
+      } catch (error) {
+        this.#logger.error({ err: error }, 'broker state listener threw');
+      }
+    }
+  }
+
+  /** Registers a state listener; returns its unsubscribe function. */
+  onStateChange(listener: (state: BrokerState) => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  /** Registers an update listener; returns its unsubscribe function. */
+  onUpdate(listener: UpdateListener): () => void {
+    this.#updateListeners.add(listener);
+    return () => this.#updateListeners.delete(listener);
+  }
+
+  /** Delivers an update to every listener, synchronously. */
+  emitUpdate(update: BrokerUpdate): void {
+    for (const listener of this.#updateListeners) {
+      try {
+        listener(update);
+      } catch (error) {
+        this.#logger.error(
+          { err: error, environment: update.environment },
+          'broker update listener threw',
+        );
+      }
+    }
+  }
+
+  /** Drops every listener. */
+  clear(): void {
+    this.#updateListeners.clear();
+    this.#stateListeners.clear();
+  }
+}
