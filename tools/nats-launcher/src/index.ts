@@ -1,4 +1,5 @@
 export { findNatsServerBinary } from './binary.js';
+export { NatsCluster, type NatsClusterOptions, startNatsCluster } from './cluster.js';
 export {
   NatsClusterTimeoutError,
   NatsLauncherError,

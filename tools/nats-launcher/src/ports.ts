@@ -17,3 +17,30 @@ export function getFreePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Reserves `count` distinct free ports at once (all probes are open together, so no port is
+ * returned twice), then releases them.
+ */
+export async function getFreePorts(count: number): Promise<number[]> {
+  const probes = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      probes.map(
+        (probe) =>
+          new Promise<number>((resolvePort, reject) => {
+            probe.unref();
+            probe.once('error', reject);
+            probe.listen(0, '127.0.0.1', () => {
+              const address = probe.address();
+              resolvePort(typeof address === 'object' && address ? address.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      probes.map((probe) => new Promise<void>((resolveClose) => probe.close(() => resolveClose()))),
+    );
+  }
+}
