@@ -1,0 +1,25 @@
+export {
+  type BackoffOptions,
+  backoffDelay,
+  parseRetryAfter,
+} from './backoff.js';
+export {
+  CallbackError,
+  ConfigurationError,
+  ConnectionError,
+  EventError,
+  FetchFlagsError,
+  HttpError,
+  RealtimeError,
+  type RealtimeErrorCode,
+} from './errors.js';
+export type {
+  ConnectionState,
+  FetchLike,
+  StateChange,
+  SubscribeOptions,
+  Subscription,
+} from './options.js';
+export { subscribe } from './subscribe.js';
+export type { FetchFlags } from './updates.js';
+export { DEFAULT_BASE_URL, streamUrl } from './url.js';
