@@ -100,7 +100,8 @@ export function createHarness(subscribe: (options: SubscribeOptions) => Subscrip
           throw error;
         }
         record.status = response.status;
-        if (!response.body) {
+        // Only a stream is recorded; a Response with status 204 cannot even be rebuilt with a body.
+        if (response.status !== 200 || !response.body) {
           record.ended = true;
           return response;
         }

@@ -1,0 +1,92 @@
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import type { Harness } from './harness/harness.js';
+import { type ClientRuntime, describeClientBehaviour } from './scenarios.js';
+
+// Functions passed to page.evaluate are serialised, so each one names the page's globals itself.
+/** What the bundled entry (`browser/entry.ts`) puts on the page's global object. */
+interface PageGlobals {
+  harness: Harness;
+  liveTimers(): number;
+}
+
+let profileDir: string;
+let context: BrowserContext | undefined;
+let page: Page;
+let pageServer: Server;
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  const bundle = await build({
+    entryPoints: [join(import.meta.dirname, 'browser', 'entry.ts')],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+  });
+  const script = bundle.outputFiles[0]!.text;
+  // The page has its own origin, so the client's requests to the service are cross-origin (CORS applies).
+  pageServer = createServer((req, res) => {
+    if (req.url === '/client.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script);
+    } else {
+      res
+        .writeHead(200, { 'Content-Type': 'text/html' })
+        .end('<!doctype html><title>client</title><script src="/client.js"></script>');
+    }
+  });
+  pageServer.listen(0, '127.0.0.1');
+  await once(pageServer, 'listening');
+  const { port } = pageServer.address() as AddressInfo;
+
+  profileDir = mkdtempSync(join(tmpdir(), 'client-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  await page.goto(`http://127.0.0.1:${port}/`);
+  await page.waitForFunction(() => 'harness' in globalThis);
+});
+
+afterAll(async () => {
+  await context?.close();
+  pageServer?.closeAllConnections();
+  pageServer?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  if (pageErrors.length > 0) throw new Error(`Errors in the page: ${pageErrors.join('; ')}`);
+});
+
+/** The client running in a headless Chromium page, driven through `page.evaluate`. */
+const chromiumRuntime: ClientRuntime = {
+  open: (config) =>
+    page.evaluate((c) => (globalThis as unknown as PageGlobals).harness.open(c), config),
+  snapshot: (id) =>
+    page.evaluate((i) => (globalThis as unknown as PageGlobals).harness.snapshot(i), id),
+  releaseFetch: (id) =>
+    page.evaluate((i) => (globalThis as unknown as PageGlobals).harness.releaseFetch(i), id),
+  close: (id) => page.evaluate((i) => (globalThis as unknown as PageGlobals).harness.close(i), id),
+  // The page cannot see sockets; each scenario checks the stream ended through the probe.
+  resources: () => page.evaluate(() => (globalThis as unknown as PageGlobals).liveTimers()),
+};
+
+describeClientBehaviour('Chromium', () => chromiumRuntime);
