@@ -7,5 +7,5 @@ export {
   NatsServerNotFoundError,
   NatsServerStartError,
 } from './errors.js';
-export { getFreePort } from './ports.js';
+export { getFreePort, getFreePorts } from './ports.js';
 export { NatsServer, type NatsServerOptions, startNatsServer } from './server.js';
