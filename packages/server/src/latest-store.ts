@@ -6,6 +6,11 @@ export interface LatestEntry {
   readonly updatedAt: number;
   /** When the broker stored it, epoch milliseconds (the clock the TTL is measured on). */
   readonly storedAt: number;
+  /**
+   * The highest stream sequence seen on the environment's subject (JetStream
+   * only; 0 when unknown). Publishes expect it as the subject's last sequence.
+   */
+  readonly sequence: number;
 }
 
 /** Options of {@link LatestStore}. */
@@ -67,12 +72,30 @@ export class LatestStore {
    * Records an update if it is strictly newer than the live entry (or there is
    * none). Returns whether it was recorded: only those are fanned out.
    */
-  offer(environment: string, updatedAt: number, storedAt: number): boolean {
+  offer(environment: string, updatedAt: number, storedAt: number, sequence = 0): boolean {
     const current = this.get(environment);
-    if (current !== undefined && current.updatedAt >= updatedAt) return false;
-    this.#entries.set(environment, { updatedAt, storedAt });
+    if (current !== undefined && current.updatedAt >= updatedAt) {
+      this.noteSequence(environment, sequence);
+      return false;
+    }
+    this.#entries.set(environment, {
+      updatedAt,
+      storedAt,
+      sequence: Math.max(sequence, current?.sequence ?? 0),
+    });
     this.#ensureSweeper();
     return true;
+  }
+
+  /**
+   * Raises the known stream sequence of a live entry (a message that was not
+   * newer, or not readable, still moved the subject's last sequence).
+   */
+  noteSequence(environment: string, sequence: number): void {
+    const current = this.get(environment);
+    if (current !== undefined && sequence > current.sequence) {
+      this.#entries.set(environment, { ...current, sequence });
+    }
   }
 
   /** Number of entries held in memory (expired ones may linger until the next sweep). */

@@ -3,11 +3,12 @@ import { LATEST_TTL_MS } from '@flagsmith-rt/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerUnavailableError } from '../src/broker.js';
 import { type BrokerHarness, embeddedHarness } from './helpers/broker-harness.js';
+import { jetstreamHarness } from './helpers/jetstream-harness.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { waitFor } from './helpers/wait-for.js';
 
-const harnesses: BrokerHarness[] = [embeddedHarness()];
+const harnesses: BrokerHarness[] = [embeddedHarness(), jetstreamHarness()];
 
 /** A fresh environment key per test, so tests sharing one NATS never see each other. */
 function newEnvironment(): string {

@@ -1,0 +1,577 @@
+import {
+  ALL_ENVIRONMENTS_SUBJECT,
+  decodeUpdateMessage,
+  encodeUpdateMessage,
+  environmentOfSubject,
+  messageIdFor,
+  STREAM_SETTINGS,
+  subjectFor,
+  validateEnvironmentKey,
+} from '@flagsmith-rt/protocol';
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import {
+  type Broker,
+  type BrokerState,
+  BrokerUnavailableError,
+  type PublishOutcome,
+  type UpdateListener,
+} from './broker.js';
+import { BrokerEvents } from './broker-events.js';
+import { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
+import { LatestStore } from './latest-store.js';
+import { type BrokerLogger, silentLogger } from './logger.js';
+import {
+  type JetStreamBrokerOptions,
+  type NatsOperation,
+  toConnectionOptions,
+} from './nats-options.js';
+import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
+
+/** Conflicting writes to one environment are retried this many times before a 503. */
+const MAX_PUBLISH_ATTEMPTS = 5;
+/** Wait before following again when the consumer stopped for good. */
+const REFOLLOW_DELAY_MS = 1_000;
+/** How long close() lets the connection drain before closing it hard. */
+const DRAIN_TIMEOUT_MS = 2_000;
+
+interface Waiter {
+  readonly updatedAt: number;
+  resolve(outcome: PublishOutcome): void;
+  reject(error: unknown): void;
+}
+
+interface LastMessage {
+  readonly sequence: number;
+  readonly storedAt: number;
+  /** Undefined when the payload is not a valid update. */
+  readonly updatedAt: number | undefined;
+}
+
+/**
+ * The production broker: NATS JetStream shared by every instance.
+ *
+ * - Writes go to `flagsmith.environment.<env>` with `Nats-Msg-Id` (dedupe)
+ *   and the subject's expected last sequence (optimistic concurrency), so an
+ *   environment's timestamp never goes backwards even with many instances.
+ * - One ordered consumer (`deliver_policy: last_per_subject`) follows every
+ *   environment; it learns the latest of each at start and recreates itself
+ *   after gaps and reconnects.
+ * - The latest of each environment is kept in memory for an hour after it
+ *   was stored, so reads never wait for NATS.
+ */
+export class JetStreamBroker implements Broker {
+  /** Adapter name for logs. */
+  readonly kind = 'jetstream' as const;
+  readonly #options: JetStreamBrokerOptions;
+  readonly #logger: BrokerLogger;
+  readonly #events: BrokerEvents;
+  readonly #store: LatestStore;
+  readonly #now: () => number;
+  readonly #queues = new Map<string, Waiter[]>();
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+  #messages: ConsumerMessages | undefined;
+  #startPromise: Promise<void> | undefined;
+  #closePromise: Promise<void> | undefined;
+  #started = false;
+  #turn: Promise<void> | undefined;
+  #outage = rejectedLater();
+  #refollowTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: JetStreamBrokerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#events = new BrokerEvents(this.#logger);
+    this.#store = new LatestStore({ now: this.#now });
+  }
+
+  /** Current connectivity. */
+  get state(): BrokerState {
+    return this.#events.state;
+  }
+
+  /** Registers a state listener. */
+  onStateChange(listener: (state: BrokerState) => void): () => void {
+    return this.#events.onStateChange(listener);
+  }
+
+  /** Subscribes to updates of every environment (each newer timestamp once). */
+  onUpdate(listener: UpdateListener): () => void {
+    return this.#events.onUpdate(listener);
+  }
+
+  /** The latest timestamp of an environment stored within the last hour, from memory. */
+  latest(environment: string): number | undefined {
+    return this.#store.latest(environment);
+  }
+
+  /**
+   * Connects (retrying until `startTimeoutMs`), creates or verifies the
+   * stream, and follows it until the latest of every environment is known.
+   * Rejects with {@link NatsStartError} if NATS cannot be reached in time and
+   * with {@link StreamConfigMismatchError} if the stream has other settings:
+   * the app then exits non-zero and its orchestrator restarts it, which makes
+   * a misconfiguration visible instead of serving 503s forever.
+   */
+  start(): Promise<void> {
+    this.#startPromise ??= this.#start();
+    return this.#startPromise;
+  }
+
+  /**
+   * Publishes an update; resolves after the JetStream acknowledgement.
+   * Rejects at once with {@link BrokerUnavailableError} while disconnected.
+   */
+  async publish(environment: string, updatedAt: number): Promise<PublishOutcome> {
+    this.#assertReady();
+    const known = this.#store.get(environment);
+    if (known !== undefined && updatedAt <= known.updatedAt) {
+      return updatedAt === known.updatedAt ? 'duplicate' : 'stale';
+    }
+    return new Promise<PublishOutcome>((resolve, reject) => {
+      const waiting = this.#queues.get(environment);
+      if (waiting !== undefined) {
+        waiting.push({ updatedAt, resolve, reject });
+        return;
+      }
+      this.#queues.set(environment, [{ updatedAt, resolve, reject }]);
+      void this.#drainQueue(environment);
+    });
+  }
+
+  /** Stops following, drains the connection and forgets everything. Idempotent. */
+  close(): Promise<void> {
+    this.#closePromise ??= this.#close();
+    return this.#closePromise;
+  }
+
+  async #start(): Promise<void> {
+    if (this.#closePromise !== undefined) {
+      throw new BrokerUnavailableError('The JetStream broker is closed.');
+    }
+    const startTimeoutMs = this.#options.startTimeoutMs ?? 10_000;
+    const deadline = Date.now() + startTimeoutMs;
+    const nc = await this.#connect(deadline, startTimeoutMs);
+    this.#nc = nc;
+    this.#watchConnection(nc);
+    try {
+      this.#js = jetstream(nc, { timeout: this.#options.publishTimeoutMs ?? 1_500 });
+      this.#jsm = await this.#attempt('create_jetstream', () => jetstreamManager(nc));
+      await this.#ensureStream(this.#jsm);
+      await this.#follow(deadline);
+    } catch (error) {
+      await nc.close().catch(() => {});
+      if (error instanceof StreamConfigMismatchError || error instanceof NatsStartError)
+        throw error;
+      throw new NatsStartError(
+        `Could not set up JetStream stream "${STREAM_SETTINGS.name}": ${messageOf(error)}. Check that the NATS server runs with JetStream enabled.`,
+        { cause: error },
+      );
+    }
+    if (this.#closePromise !== undefined) return;
+    this.#started = true;
+    this.#outage = rejectedLater();
+    if (!nc.isClosed()) this.#events.setState('ready');
+    this.#logger.info(
+      { broker: this.kind, stream: STREAM_SETTINGS.name, server: nc.getServer() },
+      'JetStream broker ready',
+    );
+  }
+
+  async #connect(deadline: number, startTimeoutMs: number): Promise<NatsConnection> {
+    const options = toConnectionOptions(this.#options);
+    const wait = this.#options.reconnectTimeWaitMs ?? 500;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await connect(options);
+      } catch (error) {
+        this.#report('connect', error);
+        if (this.#closePromise !== undefined || Date.now() + wait > deadline) {
+          throw new NatsStartError(
+            `Could not connect to NATS at ${this.#options.servers.join(', ')} within ${startTimeoutMs} ms (${attempt} attempts): ${messageOf(error)}`,
+            { cause: error },
+          );
+        }
+        this.#logger.warn(
+          { attempt, servers: this.#options.servers, err: messageOf(error) },
+          'NATS not reachable yet, retrying',
+        );
+        await sleep(wait);
+      }
+    }
+  }
+
+  #watchConnection(nc: NatsConnection): void {
+    void (async () => {
+      for await (const status of nc.status()) {
+        switch (status.type) {
+          case 'disconnect':
+          case 'staleConnection':
+            this.#logger.warn({ status: status.type }, 'Lost the NATS connection; reconnecting');
+            this.#markUnavailable();
+            break;
+          case 'reconnect':
+            this.#logger.info({ server: status.server }, 'Reconnected to NATS');
+            if (this.#started && this.#closePromise === undefined) {
+              this.#outage = rejectedLater();
+              this.#events.setState('ready');
+            }
+            break;
+          case 'error':
+            this.#report('connect', status.error);
+            break;
+          default:
+            break;
+        }
+      }
+    })().catch((error) => this.#logger.error({ err: error }, 'NATS status watcher failed'));
+  }
+
+  #markUnavailable(): void {
+    if (!this.#started || this.#closePromise !== undefined) return;
+    this.#events.setState('unavailable');
+    // Publishes waiting on an ack fail now rather than at their timeout.
+    this.#outage.reject(new BrokerUnavailableError('Lost the connection to NATS.'));
+  }
+
+  async #ensureStream(jsm: JetStreamManager): Promise<void> {
+    const expected = streamConfigFor({
+      storage: this.#options.storage ?? STREAM_SETTINGS.storage,
+      replicas: this.#options.replicas ?? STREAM_SETTINGS.replicas,
+    });
+    let info: StreamInfo | undefined = await this.#attempt('create_jetstream', () =>
+      jsm.streams.info(expected.name).catch((error: unknown) => {
+        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+          return undefined;
+        }
+        throw error;
+      }),
+    );
+    if (info === undefined) {
+      try {
+        info = await jsm.streams.add(expected);
+        this.#logger.info({ stream: expected.name }, 'Created the JetStream stream');
+        return;
+      } catch (error) {
+        // Another instance may have created it first; verify what is there.
+        this.#report('create_jetstream', error);
+        info = await this.#attempt('create_jetstream', () => jsm.streams.info(expected.name));
+      }
+    }
+    const differences = diffStreamConfig(expected, info.config);
+    if (differences.length > 0) throw new StreamConfigMismatchError(expected.name, differences);
+  }
+
+  async #follow(deadline: number): Promise<void> {
+    const js = this.#js!;
+    const consumer = await this.#attempt('create_consumer', () =>
+      js.consumers.get(STREAM_SETTINGS.name, {
+        // A single string becomes `filter_subject`, which nats-server 2.9 understands.
+        filter_subjects: ALL_ENVIRONMENTS_SUBJECT,
+        deliver_policy: DeliverPolicy.LastPerSubject,
+      }),
+    );
+    const info = await this.#attempt('create_consumer', () => consumer.info(true));
+    let caughtUp!: () => void;
+    const backlogDone = new Promise<void>((resolve) => {
+      caughtUp = resolve;
+    });
+    if (info.num_pending === 0) caughtUp();
+    const messages = await this.#attempt('create_consumer', () =>
+      consumer.consume({
+        callback: (msg) => {
+          this.#onMessage(msg);
+          if (msg.info.pending === 0) caughtUp();
+        },
+      }),
+    );
+    this.#messages = messages;
+    this.#watchConsumer(messages);
+    const remaining = Math.max(0, deadline - Date.now());
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      backlogDone.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), remaining);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.#logger.warn(
+        { pending: info.num_pending },
+        'Still reading the latest timestamps at the start deadline; continuing',
+      );
+    }
+  }
+
+  #watchConsumer(messages: ConsumerMessages): void {
+    void (async () => {
+      for await (const note of messages.status()) {
+        if (note.type === 'ordered_consumer_recreated') {
+          this.#logger.info({ consumer: note.name }, 'Ordered consumer recreated');
+        } else if (note.type === 'heartbeats_missed') {
+          this.#logger.warn({ count: note.count }, 'Consumer heartbeats missed');
+          this.#report('pull', new Error(`${note.count} consumer heartbeats missed`));
+        }
+      }
+    })().catch(() => {});
+    void messages.closed().then((error) => {
+      if (this.#closePromise !== undefined || this.#messages !== messages) return;
+      this.#report('pull', error ?? new Error('consumer stopped'));
+      this.#logger.error({ err: messageOf(error) }, 'The consumer stopped; following again');
+      this.#scheduleRefollow();
+    });
+  }
+
+  #scheduleRefollow(): void {
+    this.#refollowTimer = setTimeout(() => {
+      this.#refollowTimer = undefined;
+      if (this.#closePromise !== undefined) return;
+      this.#follow(Date.now()).catch((error) => {
+        this.#report('create_consumer', error);
+        this.#scheduleRefollow();
+      });
+    }, REFOLLOW_DELAY_MS);
+    this.#refollowTimer.unref();
+  }
+
+  #onMessage(msg: JsMsg): void {
+    try {
+      const environment = environmentOfSubject(msg.subject);
+      if (environment === undefined || !validateEnvironmentKey(environment).ok) {
+        this.#logger.warn(
+          { subject: msg.subject, seq: msg.seq },
+          'Skipped a message on a bad subject',
+        );
+        return;
+      }
+      const decoded = decodeUpdateMessage(msg.data);
+      if (!decoded.ok) {
+        this.#report('read', new Error(decoded.error.message));
+        this.#logger.warn(
+          { environment, seq: msg.seq, error: decoded.error.code },
+          'Skipped a message that is not an update',
+        );
+        this.#store.noteSequence(environment, msg.seq);
+        return;
+      }
+      this.#accept(environment, decoded.value, msg.time.getTime(), msg.seq);
+    } catch (error) {
+      // Never let a message stop the consumer.
+      this.#report('read', error);
+      this.#logger.error({ err: error, subject: msg.subject }, 'Failed to handle a message');
+    }
+  }
+
+  /** Records a durable update and fans it out if it is newer. */
+  #accept(environment: string, updatedAt: number, storedAt: number, sequence: number): void {
+    if (this.#store.offer(environment, updatedAt, storedAt, sequence)) {
+      this.#events.emitUpdate({ environment, updatedAt, storedAt });
+    }
+  }
+
+  /**
+   * Writes the newest waiting timestamp of an environment, one write at a
+   * time per environment. Waiters with an older timestamp are answered
+   * `stale` once the newer one is durable; they share its failure otherwise.
+   */
+  async #drainQueue(environment: string): Promise<void> {
+    const queue = this.#queues.get(environment)!;
+    try {
+      // Publishes arriving in the same event-loop turn leave in one socket write.
+      await this.#nextTurn();
+      while (queue.length > 0) {
+        const batch = queue.splice(0);
+        const newest = Math.max(...batch.map((w) => w.updatedAt));
+        let outcome: PublishOutcome;
+        try {
+          outcome = await this.#write(environment, newest);
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+          continue;
+        }
+        let first = true;
+        for (const waiter of batch) {
+          if (waiter.updatedAt < newest) waiter.resolve('stale');
+          else if (first) waiter.resolve(outcome);
+          else waiter.resolve(outcome === 'published' ? 'duplicate' : outcome);
+          if (waiter.updatedAt === newest) first = false;
+        }
+      }
+    } finally {
+      this.#queues.delete(environment);
+    }
+  }
+
+  #nextTurn(): Promise<void> {
+    this.#turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.#turn = undefined;
+        resolve();
+      }),
+    );
+    return this.#turn;
+  }
+
+  async #write(environment: string, updatedAt: number): Promise<PublishOutcome> {
+    const subject = subjectFor(environment);
+    const payload = encodeUpdateMessage(updatedAt);
+    const msgID = messageIdFor(environment, updatedAt);
+    let expected = this.#store.get(environment)?.sequence ?? 0;
+    for (let attempt = 1; attempt <= MAX_PUBLISH_ATTEMPTS; attempt++) {
+      this.#assertReady();
+      const known = this.#store.get(environment);
+      if (known !== undefined) {
+        // An older timestamp than the known latest needs no write at all.
+        if (updatedAt === known.updatedAt) return 'duplicate';
+        if (updatedAt < known.updatedAt) return 'stale';
+        expected = Math.max(expected, known.sequence);
+      }
+      try {
+        const ack = await Promise.race([
+          this.#js!.publish(subject, payload, {
+            msgID,
+            expect: { lastSubjectSequence: expected },
+          }),
+          this.#outage.promise,
+        ]);
+        // The same environment and timestamp was written within the duplicate window.
+        if (ack.duplicate) return 'duplicate';
+        this.#accept(environment, updatedAt, this.#now(), ack.seq);
+        return 'published';
+      } catch (error) {
+        if (!isWrongLastSequence(error)) throw this.#unavailable('publish', error);
+      }
+      // Another writer moved the subject: learn what it wrote, then decide again.
+      const last = await this.#readLast(subject);
+      expected = last?.sequence ?? 0;
+      if (last?.updatedAt !== undefined) {
+        this.#accept(environment, last.updatedAt, last.storedAt, last.sequence);
+      }
+    }
+    throw this.#unavailable(
+      'publish',
+      new Error(`${MAX_PUBLISH_ATTEMPTS} conflicting writes in a row on ${subject}`),
+    );
+  }
+
+  async #readLast(subject: string): Promise<LastMessage | undefined> {
+    let stored: Awaited<ReturnType<JetStreamManager['direct']['getMessage']>>;
+    try {
+      stored = await Promise.race([
+        this.#jsm!.direct.getMessage(STREAM_SETTINGS.name, { last_by_subj: subject }),
+        this.#outage.promise,
+      ]);
+    } catch (error) {
+      throw this.#unavailable('read', error);
+    }
+    if (stored === null) return undefined;
+    const decoded = decodeUpdateMessage(stored.data);
+    return {
+      sequence: stored.seq,
+      storedAt: stored.time.getTime(),
+      updatedAt: decoded.ok ? decoded.value : undefined,
+    };
+  }
+
+  #assertReady(): void {
+    if (this.state !== 'ready') {
+      throw new BrokerUnavailableError(
+        `The JetStream broker is ${this.state}; retry when NATS is reachable.`,
+      );
+    }
+  }
+
+  #unavailable(operation: NatsOperation, error: unknown): BrokerUnavailableError {
+    if (error instanceof BrokerUnavailableError) return error;
+    this.#report(operation, error);
+    return new BrokerUnavailableError(`NATS could not take the ${operation}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+
+  async #attempt<T>(operation: NatsOperation, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      this.#report(operation, error);
+      throw error;
+    }
+  }
+
+  #report(operation: NatsOperation, error: unknown): void {
+    try {
+      this.#options.onError?.(operation, error);
+    } catch (hookError) {
+      this.#logger.error({ err: hookError }, 'onError hook threw');
+    }
+  }
+
+  async #close(): Promise<void> {
+    this.#events.setState('closed');
+    this.#outage.reject(new BrokerUnavailableError('The JetStream broker is closed.'));
+    if (this.#refollowTimer !== undefined) clearTimeout(this.#refollowTimer);
+    // Let a start in progress settle first, so its connection is closed too.
+    await this.#startPromise?.catch(() => {});
+    const messages = this.#messages;
+    this.#messages = undefined;
+    await messages?.close().catch(() => {});
+    const nc = this.#nc;
+    if (nc !== undefined && !nc.isClosed()) {
+      const drained = await Promise.race([
+        nc.drain().then(
+          () => true,
+          () => false,
+        ),
+        sleep(DRAIN_TIMEOUT_MS, false).then(() => false),
+      ]);
+      if (!drained) await nc.close().catch(() => {});
+    }
+    this.#store.close();
+    this.#events.clear();
+  }
+}
+
+function isWrongLastSequence(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(ms: number, keepAlive = true): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    if (!keepAlive) timer.unref();
+  });
+}
+
+/** A promise that only rejects, when told to; it never leaks an unhandled rejection. */
+function rejectedLater(): { promise: Promise<never>; reject(error: unknown): void } {
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<never>((_, rej) => {
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, reject };
+}

@@ -1,0 +1,38 @@
+import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
+import type { Broker } from '../../src/broker.js';
+import { JetStreamBroker } from '../../src/jetstream-broker.js';
+import type { JetStreamBrokerOptions } from '../../src/nats-options.js';
+import type { BrokerHarness } from './broker-harness.js';
+
+/** Starts a JetStream broker against a nats-server, closing it with the given list. */
+export async function startJetStreamBroker(
+  servers: string[],
+  brokers: Broker[],
+  options: Partial<JetStreamBrokerOptions> = {},
+): Promise<JetStreamBroker> {
+  const broker = new JetStreamBroker({ servers, storage: 'memory', ...options });
+  brokers.push(broker);
+  await broker.start();
+  return broker;
+}
+
+/** Harness of the JetStream broker: one real nats-server shared by the suite. */
+export function jetstreamHarness(): BrokerHarness {
+  const brokers: Broker[] = [];
+  let nats: NatsServer | undefined;
+  return {
+    name: 'jetstream',
+    synchronousDelivery: false,
+    async setup() {
+      nats = await startNatsServer();
+    },
+    async create(options = {}) {
+      if (nats === undefined) throw new Error('setup() has not run');
+      return startJetStreamBroker([nats.url], brokers, options);
+    },
+    async teardown() {
+      await Promise.all(brokers.splice(0).map((b) => b.close()));
+      await nats?.stop();
+    },
+  };
+}

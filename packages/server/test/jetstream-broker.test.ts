@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
+import {
+  decodeUpdateMessage,
+  encodeUpdateMessage,
+  STREAM_SETTINGS,
+  subjectFor,
+} from '@flagsmith-rt/protocol';
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Broker, BrokerUnavailableError } from '../src/broker.js';
+import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream-errors.js';
+import { startJetStreamBroker } from './helpers/jetstream-harness.js';
+import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
+import { TcpProxy } from './helpers/tcp-proxy.js';
+import { waitFor } from './helpers/wait-for.js';
+
+function newEnvironment(): string {
+  return `env_${randomUUID().replaceAll('-', '')}`;
+}
+
+/** Publishes straight to JetStream, as another service (or a misbehaving one) would. */
+async function rawPublish(url: string, subject: string, payload: Uint8Array): Promise<number> {
+  const nc = await connect({ servers: url });
+  try {
+    const ack = await jetstream(nc).publish(subject, payload);
+    return ack.seq;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Follows what the stream stores on one subject, in stream order. */
+async function observeStream(url: string, subject: string) {
+  const nc = await connect({ servers: url });
+  const consumer = await jetstream(nc).consumers.get(STREAM_SETTINGS.name, {
+    filter_subjects: subject,
+    deliver_policy: DeliverPolicy.New,
+  });
+  const values: number[] = [];
+  const messages = await consumer.consume({
+    callback: (msg) => {
+      const decoded = decodeUpdateMessage(msg.data);
+      if (decoded.ok) values.push(decoded.value);
+    },
+  });
+  return {
+    values,
+    stop: async () => {
+      await messages.close();
+      await nc.close();
+    },
+  };
+}
+
+describe('JetStreamBroker', () => {
+  let nats: NatsServer;
+  const brokers: Broker[] = [];
+  const start = (options = {}) =>
+    startJetStreamBroker([nats.url], brokers, { storage: 'file', ...options });
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterEach(async () => {
+    await Promise.all(brokers.splice(0).map((b) => b.close()));
+  });
+  afterAll(async () => {
+    await nats.stop();
+  });
+
+  it('delivers a publish on one instance to the listeners of another', async () => {
+    const a = await start();
+    const b = await start();
+    const seenByB = recordUpdates(b);
+    const env = newEnvironment();
+    expect(await a.publish(env, 1735229888.76)).toBe('published');
+    await waitFor(() => seenByB.length === 1, 'B receives the update');
+    expect(seenByB[0]).toMatchObject({ environment: env, updatedAt: 1735229888.76 });
+    expect(b.latest(env)).toBe(1735229888.76);
+    // B already knows it: the same publish through B is a duplicate, an older one stale.
+    expect(await b.publish(env, 1735229888.76)).toBe('duplicate');
+    expect(await b.publish(env, 1735229000)).toBe('stale');
+  });
+
+  it('learns the latest of every environment at start (last per subject)', async () => {
+    const a = await start();
+    const envs = [newEnvironment(), newEnvironment(), newEnvironment()];
+    for (const [i, env] of envs.entries()) {
+      await a.publish(env, 100 + i);
+      await a.publish(env, 200 + i);
+    }
+    const late = await start();
+    // start() resolves once the backlog is read: no waiting needed.
+    expect(envs.map((env) => late.latest(env))).toEqual([200, 201, 202]);
+  });
+
+  it('never regresses under concurrent publishes from two instances', async () => {
+    const a = await start();
+    const b = await start();
+    const seenByA = recordUpdates(a);
+    const seenByB = recordUpdates(b);
+    const env = newEnvironment();
+    const observed = await observeStream(nats.url, subjectFor(env));
+    // Eight publishers (four per instance), each with a rising series that
+    // interleaves with the others', like concurrent HTTP requests on a hot environment.
+    const rounds = 60;
+    const timestampOf = (round: number, worker: number) => 1_700_000_000 + round * 8 + worker + 0.5;
+    const max = timestampOf(rounds - 1, 7);
+    const workers = [a, a, a, a, b, b, b, b].map(async (broker, worker) => {
+      for (let round = 0; round < rounds; round++) {
+        const outcome = await broker.publish(env, timestampOf(round, worker));
+        expect(['published', 'duplicate', 'stale']).toContain(outcome);
+      }
+    });
+    await Promise.all(workers);
+    await a.publish(env, max);
+    await waitFor(() => a.latest(env) === max && b.latest(env) === max, 'both reach the max');
+    await waitFor(() => timestampsOf(seenByB, env).at(-1) === max, 'B delivers the max');
+    expect(strictlyIncreasing(timestampsOf(seenByA, env))).toBe(true);
+    expect(strictlyIncreasing(timestampsOf(seenByB, env))).toBe(true);
+    // What the stream stored, in order, never goes backwards, and ends on the max.
+    await waitFor(() => observed.values.at(-1) === max, 'the observer sees the max');
+    await observed.stop();
+    expect(observed.values.length).toBeGreaterThan(1);
+    expect(strictlyIncreasing(observed.values)).toBe(true);
+  });
+
+  it('skips a garbage message on an environment subject and keeps working', async () => {
+    const a = await start();
+    const seen = recordUpdates(a);
+    const env = newEnvironment();
+    await rawPublish(nats.url, subjectFor(env), new TextEncoder().encode('not an update'));
+    await rawPublish(nats.url, `${subjectFor(env)}.extra`, encodeUpdateMessage(5));
+    const other = newEnvironment();
+    await rawPublish(nats.url, subjectFor(other), encodeUpdateMessage(42.5));
+    await waitFor(() => a.latest(other) === 42.5, 'a valid update after the garbage arrives');
+    expect(a.state).toBe('ready');
+    expect(a.latest(env)).toBeUndefined();
+    // Publishing on top of the garbage works (the conflict is resolved by reading the subject).
+    expect(await a.publish(env, 7.25)).toBe('published');
+    expect(timestampsOf(seen, env)).toEqual([7.25]);
+  });
+
+  it('receives an update published while it was cut off from NATS', async () => {
+    const proxy = await TcpProxy.start(nats.port);
+    try {
+      const a = await startJetStreamBroker([proxy.url], brokers, {
+        storage: 'file',
+        reconnectTimeWaitMs: 200,
+      });
+      const seen = recordUpdates(a);
+      const env = newEnvironment();
+      proxy.down();
+      await waitFor(() => a.state === 'unavailable', 'A notices the cut');
+      await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(1234.5));
+      expect(a.state).toBe('unavailable');
+      expect(seen).toHaveLength(0);
+      proxy.up();
+      await waitFor(() => a.state === 'ready', 'A reconnects');
+      await waitFor(() => seen.length === 1, 'A receives the update after reconnecting', 10_000);
+      expect(seen[0]).toMatchObject({ environment: env, updatedAt: 1234.5 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reports NATS dying within 2 s, fails publishes fast, and recovers after a restart', async () => {
+    const a = await start();
+    const b = await start();
+    const seenByB = recordUpdates(b);
+    const states: string[] = [];
+    a.onStateChange((s) => states.push(s));
+    await nats.kill('SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(() => a.state === 'unavailable', 'A becomes unavailable', 2_000);
+    expect(Date.now() - killedAt).toBeLessThan(2_000);
+    const publishStarted = Date.now();
+    await expect(a.publish(newEnvironment(), 1)).rejects.toBeInstanceOf(BrokerUnavailableError);
+    expect(Date.now() - publishStarted).toBeLessThan(500);
+
+    await nats.restart();
+    await waitFor(() => a.state === 'ready' && b.state === 'ready', 'both reconnect', 10_000);
+    expect(states).toEqual(['unavailable', 'ready']);
+    const env = newEnvironment();
+    expect(await a.publish(env, 99.5)).toBe('published');
+    await waitFor(() => timestampsOf(seenByB, env).length === 1, 'B receives it', 10_000);
+  });
+});
+
+describe('JetStreamBroker start', () => {
+  const brokers: Broker[] = [];
+  afterEach(async () => {
+    await Promise.all(brokers.splice(0).map((b) => b.close()));
+  });
+
+  it('rejects with NatsStartError when NATS is unreachable', async () => {
+    await using nats = await startNatsServer();
+    const url = nats.url;
+    await nats.stop();
+    const error = await startJetStreamBroker([url], brokers, {
+      startTimeoutMs: 600,
+      reconnectTimeWaitMs: 100,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NatsStartError);
+    expect((error as Error).message).toContain(url);
+  });
+
+  it('lists every differing setting of an existing stream', async () => {
+    await using nats = await startNatsServer();
+    const nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: STREAM_SETTINGS.name,
+      subjects: [...STREAM_SETTINGS.subjects],
+      max_msgs_per_subject: 5,
+      max_age: nanos(STREAM_SETTINGS.maxAgeMs),
+      duplicate_window: nanos(60_000),
+      discard: DiscardPolicy.Old,
+      storage: StorageType.Memory,
+      allow_direct: true,
+    });
+    await nc.close();
+    const error = await startJetStreamBroker([nats.url], brokers, { storage: 'file' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StreamConfigMismatchError);
+    const mismatch = error as StreamConfigMismatchError;
+    expect(mismatch.code).toBe('stream_config_mismatch');
+    expect(mismatch.differences).toEqual([
+      { setting: 'max_msgs_per_subject', expected: 1, actual: 5 },
+      {
+        setting: 'duplicate_window',
+        expected: nanos(STREAM_SETTINGS.duplicateWindowMs),
+        actual: nanos(60_000),
+      },
+      { setting: 'storage', expected: 'file', actual: 'memory' },
+    ]);
+    expect(mismatch.message).toContain('max_msgs_per_subject: expected 1, found 5');
+  });
+
+  it('creates the stream with the protocol settings', async () => {
+    await using nats = await startNatsServer();
+    await startJetStreamBroker([nats.url], brokers, { storage: 'memory', replicas: 1 });
+    const nc = await connect({ servers: nats.url });
+    const info = await (await jetstreamManager(nc)).streams.info(STREAM_SETTINGS.name);
+    await nc.close();
+    expect(info.config).toMatchObject({
+      subjects: [...STREAM_SETTINGS.subjects],
+      max_msgs_per_subject: STREAM_SETTINGS.maxMsgsPerSubject,
+      max_age: nanos(STREAM_SETTINGS.maxAgeMs),
+      duplicate_window: nanos(STREAM_SETTINGS.duplicateWindowMs),
+      discard: 'old',
+      storage: 'memory',
+      num_replicas: 1,
+      allow_direct: true,
+    });
+  });
+});
