@@ -10,12 +10,15 @@ const KEY_PATTERN = /^[A-Za-z0-9_-]+$/;
  */
 export function validateEnvironmentKey(key: unknown): Result<string> {
   if (typeof key !== 'string' || key.length === 0) {
-    return fail('invalid_environment_key', 'The environment key is empty.');
+    return fail(
+      'invalid_environment_key',
+      `The environment key is ${typeof key === 'string' ? 'empty' : 'missing'}; use 1 to ${ENVIRONMENT_KEY_MAX_LENGTH} characters of ${ENVIRONMENT_KEY_ALPHABET}.`,
+    );
   }
   if (key.length > ENVIRONMENT_KEY_MAX_LENGTH) {
     return fail(
       'invalid_environment_key',
-      `The environment key is ${key.length} characters long; at most ${ENVIRONMENT_KEY_MAX_LENGTH} are allowed.`,
+      `The environment key is ${key.length} characters long; at most ${ENVIRONMENT_KEY_MAX_LENGTH} are allowed (${ENVIRONMENT_KEY_ALPHABET}).`,
     );
   }
   if (!KEY_PATTERN.test(key)) {

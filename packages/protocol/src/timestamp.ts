@@ -113,9 +113,26 @@ export function formatTimestamp(seconds: number): string {
   if (!Number.isFinite(seconds)) {
     throw new RangeError(`Cannot format a non-finite timestamp: ${seconds}`);
   }
-  if (Number.isInteger(seconds)) return `${seconds}.0`;
   const text = String(seconds);
-  if (!text.includes('e')) return text;
-  // Below 1e-6 JavaScript switches to exponent form; spell it out instead.
-  return seconds.toFixed(100).replace(/0+$/, '');
+  const exponentAt = text.indexOf('e');
+  const plain = exponentAt === -1 ? text : expandExponent(text, exponentAt);
+  return plain.includes('.') ? plain : `${plain}.0`;
+}
+
+/**
+ * Spells out JavaScript's exponent form (used below 1e-6 and from 1e21) with the same
+ * shortest digits: `1.5e-7` becomes `0.00000015`. (`toFixed` would print the binary
+ * expansion instead, e.g. `0.00000014999999999999999...`.)
+ */
+function expandExponent(text: string, exponentAt: number): string {
+  const sign = text.startsWith('-') ? '-' : '';
+  const mantissa = text.slice(sign.length, exponentAt);
+  const exponent = Number(text.slice(exponentAt + 1));
+  const pointAt = mantissa.indexOf('.');
+  const digits = mantissa.replace('.', '');
+  const integerDigits = (pointAt === -1 ? mantissa.length : pointAt) + exponent;
+  if (integerDigits <= 0) return `${sign}0.${'0'.repeat(-integerDigits)}${digits}`;
+  if (integerDigits >= digits.length)
+    return sign + digits + '0'.repeat(integerDigits - digits.length);
+  return `${sign}${digits.slice(0, integerDigits)}.${digits.slice(integerDigits)}`;
 }
