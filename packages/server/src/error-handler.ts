@@ -1,0 +1,109 @@
+import { validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { BrokerUnavailableError } from './broker.js';
+import { CORS_ALLOW_ORIGIN } from './cors.js';
+import { HttpError } from './errors.js';
+
+/** Paths shaped like an environment route, whatever the key (for keys the router could not match). */
+const ENVIRONMENT_ROUTE_SHAPE = /^\/+sse\/environments\/([^/]*)\/(stream|queue-change)\/?$/;
+
+/** Sends an {@link HttpError} as `{"error": {"code", "message"}}`, with CORS and its headers. */
+export function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
+  return reply
+    .code(error.statusCode)
+    .header('access-control-allow-origin', CORS_ALLOW_ORIGIN)
+    .headers(error.headers)
+    .type('application/json; charset=utf-8')
+    .send(error.toBody());
+}
+
+/**
+ * Maps anything thrown while serving a request to an {@link HttpError}.
+ * Fastify's own client errors keep the same body shape; a body over the limit
+ * or with an unusable content type is a `400` (the protocol's rule for bad
+ * publishes). Only a genuine fault becomes a `500`.
+ */
+export function toHttpError(error: unknown, retryAfterSeconds: number): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof BrokerUnavailableError) {
+    return new HttpError(
+      503,
+      'broker_unavailable',
+      'The message broker is unavailable; retry later.',
+      {
+        'retry-after': String(retryAfterSeconds),
+      },
+    );
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  const status = fastifyError.statusCode ?? 500;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
+    return new HttpError(400, 'body_too_large', 'The body is too large.');
+  }
+  if (status === 404) return new HttpError(404, 'not_found', 'No such route.');
+  if (status >= 400 && status < 500) {
+    const message = fastifyError.message || 'The request is malformed.';
+    return new HttpError(status === 415 ? 400 : status, 'bad_request', message);
+  }
+  return new HttpError(
+    500,
+    'internal_error',
+    'Internal error; see the service logs.',
+    {},
+    { cause: error },
+  );
+}
+
+/** The plugin's error handler: every error, Fastify's included, in one JSON shape. */
+export function errorHandlerFor(retryAfterSeconds: number) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const httpError = toHttpError(error, retryAfterSeconds);
+    if (httpError.statusCode >= 500 && httpError.code === 'internal_error') {
+      request.log.error({ err: error }, 'request failed');
+    }
+    return sendError(reply, httpError);
+  };
+}
+
+/**
+ * The {@link HttpError} for a request no route matched. A path shaped like an
+ * environment route with a key the router rejected (empty, too long for
+ * `maxParamLength`, undecodable) gets the key's `400`, as the protocol asks.
+ */
+export function notFoundError(method: string, url: string): HttpError {
+  const path = url.split('?', 1)[0] ?? '';
+  const match = ENVIRONMENT_ROUTE_SHAPE.exec(path);
+  const expected = match?.[2] === 'stream' ? 'GET' : 'POST';
+  if (match && (method === expected || (expected === 'GET' && method === 'HEAD'))) {
+    const key = validateEnvironmentKey(safeDecode(match[1] ?? ''));
+    if (!key.ok) return new HttpError(400, key.error.code, key.error.message);
+  }
+  return new HttpError(404, 'not_found', `No route ${method} ${path}.`);
+}
+
+/**
+ * For Fastify's `frameworkErrors` server option: errors raised before
+ * routing (undecodable URL, parameter longer than `maxParamLength`) get the
+ * same JSON shape and CORS header as every other error.
+ */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error.code === 'FST_ERR_BAD_URL' || error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    const fromShape = notFoundError(request.method, request.url);
+    if (fromShape.statusCode === 400) return sendError(reply, fromShape);
+    return sendError(reply, new HttpError(400, 'bad_request', 'The URL is malformed.'));
+  }
+  return sendError(reply, toHttpError(error, 0));
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    // Undecodable percent-encoding: validate the raw text, which `%` already fails.
+    return text;
+  }
+}

@@ -1,0 +1,26 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from './errors.js';
+import type { Hub } from './hub.js';
+
+/** `GET /livez`: 200 while the process serves requests. */
+export function livezHandler() {
+  return (_request: FastifyRequest, _reply: FastifyReply) => ({ status: 'ok' });
+}
+
+/**
+ * `GET /readyz`: 200 only while the broker is `ready` and the instance is not
+ * shutting down. Reads local state only, never a broker round trip.
+ */
+export function readyzHandler(hub: Hub, retryAfterSeconds: number) {
+  const retryAfter = { 'retry-after': String(retryAfterSeconds) };
+  return (_request: FastifyRequest, _reply: FastifyReply) => {
+    if (hub.closing) {
+      throw new HttpError(503, 'shutting_down', 'This instance is shutting down.', retryAfter);
+    }
+    const state = hub.broker.state;
+    if (state !== 'ready') {
+      throw new HttpError(503, 'not_ready', `The message broker is ${state}.`, retryAfter);
+    }
+    return { status: 'ready', broker: hub.broker.kind };
+  };
+}

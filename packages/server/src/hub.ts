@@ -1,0 +1,248 @@
+import { encodeUpdateFrame, KEEPALIVE_FRAME } from '@flagsmith-rt/protocol';
+import type { Broker, BrokerUpdate } from './broker.js';
+import { createCounters, type HubCounters } from './counters.js';
+import { startSweeper, sweepIntervalFor } from './keepalive.js';
+import { LatencySamples } from './latency.js';
+import { type StreamSink, Subscriber } from './subscriber.js';
+
+/** Options of {@link Hub}. */
+export interface HubOptions {
+  /** Where updates come from. */
+  broker: Broker;
+  /** Frames carry `id: <updated_at>`. */
+  eventIds: boolean;
+  /** A stream with no write for this long gets a keep-alive comment. */
+  keepAliveIntervalMs: number;
+  /** A stream whose socket takes no bytes for this long is closed. */
+  slowSubscriberTimeoutMs: number;
+  /** Clock, epoch milliseconds. @defaultValue `Date.now` */
+  now?: () => number;
+}
+
+/** One subscriber as seen from outside, for tests and diagnostics. */
+export interface SubscriberSnapshot {
+  /** Environment key. */
+  environment: string;
+  /** The socket is not taking writes. */
+  blocked: boolean;
+  /** Newest undelivered timestamp, 0 for none. */
+  pendingAt: number;
+  /** Bytes queued in user space. */
+  writableLength: number;
+}
+
+const KEEPALIVE = toBuffer(KEEPALIVE_FRAME);
+
+/**
+ * The fan-out: environment -> open streams. Each update from the broker is
+ * encoded once and the same buffer is written to every stream of its
+ * environment, synchronously. One sweep timer sends keep-alives and closes
+ * subscribers that stopped reading.
+ */
+export class Hub {
+  /** Plain-number counters read by metrics. */
+  readonly counters: HubCounters = createCounters();
+  /** Delivery latency samples (broker store time to last write of a fan-out). */
+  readonly latency = new LatencySamples();
+  /** The broker this hub follows. */
+  readonly broker: Broker;
+
+  private readonly environments = new Map<string, Set<Subscriber>>();
+  private readonly frameOptions: { id: boolean };
+  private readonly keepAliveIntervalMs: number;
+  private readonly slowSubscriberTimeoutMs: number;
+  private readonly now: () => number;
+  private active = 0;
+  private closingState = false;
+  private stopSweeper: (() => void) | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(options: HubOptions) {
+    this.broker = options.broker;
+    this.frameOptions = { id: options.eventIds };
+    this.keepAliveIntervalMs = options.keepAliveIntervalMs;
+    this.slowSubscriberTimeoutMs = options.slowSubscriberTimeoutMs;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Open streams right now. */
+  get subscriberCount(): number {
+    return this.active;
+  }
+
+  /** Environments with at least one open stream. */
+  get environmentCount(): number {
+    return this.environments.size;
+  }
+
+  /** `true` once {@link Hub.drain} started: no new streams. */
+  get closing(): boolean {
+    return this.closingState;
+  }
+
+  /** Follows the broker and starts the keep-alive sweep. Idempotent. */
+  start(): void {
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.broker.onUpdate(this.fanOut);
+    this.stopSweeper = startSweeper(
+      sweepIntervalFor(this.keepAliveIntervalMs, this.slowSubscriberTimeoutMs),
+      () => this.sweep(this.now()),
+    );
+  }
+
+  /** Stops following the broker and the sweep. Open streams are left alone (see {@link Hub.drain}). */
+  stop(): void {
+    this.unsubscribe?.();
+    this.stopSweeper?.();
+    this.unsubscribe = undefined;
+    this.stopSweeper = undefined;
+  }
+
+  /** The bytes of one update event, as a Buffer written unchanged to every stream. */
+  frameFor(updatedAt: number): Buffer {
+    return toBuffer(encodeUpdateFrame(updatedAt, this.frameOptions));
+  }
+
+  /**
+   * Registers a stream whose headers (and initial event) were already
+   * written. It is removed as soon as its socket closes.
+   */
+  add(sink: StreamSink, environment: string): Subscriber {
+    const subscriber = new Subscriber(sink, environment, this.now());
+    let set = this.environments.get(environment);
+    if (set === undefined) {
+      set = new Set();
+      this.environments.set(environment, set);
+    }
+    set.add(subscriber);
+    this.active++;
+    this.counters.subscribersTotal++;
+    sink.on('drain', () => this.onDrain(subscriber));
+    sink.on('error', () => this.onError(subscriber));
+    sink.on('close', () => this.remove(subscriber));
+    return subscriber;
+  }
+
+  /** The hot path: one encoding, one synchronous write per open stream of the environment. */
+  private readonly fanOut = (update: BrokerUpdate): void => {
+    const set = this.environments.get(update.environment);
+    if (set === undefined) return;
+    const frame = this.frameFor(update.updatedAt);
+    const now = this.now();
+    let written = 0;
+    for (const subscriber of set) {
+      if (subscriber.blockedSince !== 0) {
+        // Updates only move forward, so the newest is the only one worth keeping.
+        subscriber.pendingAt = update.updatedAt;
+        continue;
+      }
+      subscriber.lastWriteAt = now;
+      subscriber.lastWriteKind = 'data';
+      if (!subscriber.sink.write(frame)) subscriber.blockedSince = now;
+      written++;
+    }
+    this.counters.writesData += written;
+    this.counters.fanouts++;
+    this.latency.record(this.now() - update.storedAt);
+  };
+
+  /** Sends due keep-alives and closes subscribers blocked past the timeout. */
+  sweep(now: number): void {
+    const keepAliveBefore = now - this.keepAliveIntervalMs;
+    const blockedBefore = now - this.slowSubscriberTimeoutMs;
+    let keepalives = 0;
+    for (const set of this.environments.values()) {
+      for (const subscriber of set) {
+        if (subscriber.blockedSince !== 0) {
+          if (subscriber.blockedSince <= blockedBefore && !subscriber.closing) {
+            subscriber.closing = true;
+            this.counters.slowSubscribersDropped++;
+            subscriber.sink.destroy();
+          }
+          continue;
+        }
+        if (subscriber.lastWriteAt > keepAliveBefore) continue;
+        subscriber.lastWriteAt = now;
+        subscriber.lastWriteKind = 'keepalive';
+        if (!subscriber.sink.write(KEEPALIVE)) subscriber.blockedSince = now;
+        keepalives++;
+      }
+    }
+    this.counters.writesKeepalive += keepalives;
+  }
+
+  /**
+   * Closes every stream, spread evenly over `windowMs` so that clients do not
+   * all reconnect in the same instant. New streams are refused from the first
+   * call. Resolves when all streams are closed; streams that did not close
+   * within a second after the window are destroyed.
+   */
+  async drain(windowMs: number): Promise<void> {
+    this.closingState = true;
+    const all: Subscriber[] = [];
+    for (const set of this.environments.values()) for (const s of set) all.push(s);
+    if (all.length > 0) {
+      const batches = Math.max(1, Math.min(all.length, Math.floor(windowMs / 50)));
+      const perBatch = Math.ceil(all.length / batches);
+      const pause = windowMs / batches;
+      for (let start = 0; start < all.length; start += perBatch) {
+        if (start > 0) await delay(pause);
+        for (const subscriber of all.slice(start, start + perBatch)) {
+          subscriber.closing = true;
+          subscriber.sink.end();
+        }
+      }
+    }
+    const deadline = this.now() + 1000;
+    while (this.active > 0 && this.now() < deadline) await delay(20);
+    for (const set of this.environments.values()) for (const s of set) s.sink.destroy();
+  }
+
+  /** Every open stream, for tests and diagnostics (allocates; not for hot paths). */
+  snapshot(): SubscriberSnapshot[] {
+    const out: SubscriberSnapshot[] = [];
+    for (const set of this.environments.values()) {
+      for (const s of set) {
+        out.push({
+          environment: s.environment,
+          blocked: s.blockedSince !== 0,
+          pendingAt: s.pendingAt,
+          writableLength: s.sink.writableLength,
+        });
+      }
+    }
+    return out;
+  }
+
+  private onDrain(subscriber: Subscriber): void {
+    subscriber.blockedSince = 0;
+    if (subscriber.pendingAt === 0 || subscriber.closing) return;
+    const now = this.now();
+    const frame = this.frameFor(subscriber.pendingAt);
+    subscriber.pendingAt = 0;
+    subscriber.lastWriteAt = now;
+    subscriber.lastWriteKind = 'data';
+    this.counters.writesData++;
+    if (!subscriber.sink.write(frame)) subscriber.blockedSince = now;
+  }
+
+  private onError(subscriber: Subscriber): void {
+    if (subscriber.lastWriteKind === 'data') this.counters.writeErrorsData++;
+    else this.counters.writeErrorsKeepalive++;
+  }
+
+  private remove(subscriber: Subscriber): void {
+    const set = this.environments.get(subscriber.environment);
+    if (set === undefined || !set.delete(subscriber)) return;
+    if (set.size === 0) this.environments.delete(subscriber.environment);
+    this.active--;
+  }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,35 @@
+export { TokenVerifier } from './auth.js';
+export {
+  type Broker,
+  type BrokerState,
+  BrokerUnavailableError,
+  type BrokerUpdate,
+  type PublishOutcome,
+  type UpdateListener,
+} from './broker.js';
+export { PREFLIGHT_HEADERS } from './cors.js';
+export { createCounters, type HubCounters } from './counters.js';
+export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
+export { frameworkErrorHandler } from './error-handler.js';
+export { type ErrorBody, HttpError, type HttpErrorCode, PluginOptionsError } from './errors.js';
+export { Hub, type HubOptions, type SubscriberSnapshot } from './hub.js';
+export { JetStreamBroker } from './jetstream-broker.js';
+export { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
+export { LatencySamples } from './latency.js';
+export { type BrokerLogger, silentLogger } from './logger.js';
+export type {
+  JetStreamBrokerOptions,
+  NatsCredentials,
+  NatsOperation,
+  NatsTlsOptions,
+} from './nats-options.js';
+export {
+  DEFAULT_DRAIN_WINDOW_MS,
+  DEFAULT_RETRY_AFTER_SECONDS,
+  DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS,
+  type FlagsmithRealtimeOptions,
+} from './options.js';
+export { flagsmithRealtime, ROUTER_OPTIONS } from './plugin.js';
+export type { PublishResponse } from './publish-route.js';
+export { streamHead } from './stream-head.js';
+export type { StreamSink } from './subscriber.js';

@@ -1,0 +1,120 @@
+import {
+  LIVEZ_PATH,
+  MAX_PUBLISH_BODY_BYTES,
+  QUEUE_CHANGE_ROUTE,
+  READYZ_PATH,
+  STREAM_ROUTE,
+} from '@flagsmith-rt/protocol';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { TokenVerifier } from './auth.js';
+import { CORS_ALLOW_ORIGIN, PREFLIGHT_HEADERS } from './cors.js';
+import { errorHandlerFor, notFoundError, sendError } from './error-handler.js';
+import { PluginOptionsError } from './errors.js';
+import { livezHandler, readyzHandler } from './health-routes.js';
+import { Hub } from './hub.js';
+import { type FlagsmithRealtimeOptions, resolveOptions } from './options.js';
+import { publishHandler, requireToken, unauthorizedError } from './publish-route.js';
+import { type EnvironmentParams, type StreamQuery, streamHandler } from './stream-route.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The fan-out of the flagsmith-rt plugin: subscriber count, counters, latency samples, broker. */
+    realtimeHub: Hub;
+  }
+}
+
+const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, rawOptions) => {
+  const options = resolveOptions(rawOptions);
+  checkRouterOptions(fastify);
+  const hub = new Hub({
+    broker: options.broker,
+    eventIds: options.eventIds,
+    keepAliveIntervalMs: options.keepAliveIntervalMs,
+    slowSubscriberTimeoutMs: options.slowSubscriberTimeoutMs,
+  });
+  const verifier = new TokenVerifier(options.authToken);
+  fastify.decorate('realtimeHub', hub);
+
+  fastify.setErrorHandler(errorHandlerFor(options.retryAfterSeconds));
+  fastify.setNotFoundHandler((request, reply) => {
+    const error = notFoundError(request.method, request.url);
+    // queue-change checks the token before anything else, here too.
+    if (
+      error.statusCode === 400 &&
+      request.method === 'POST' &&
+      !verifier.verify(request.headers.authorization)
+    ) {
+      return sendError(reply, unauthorizedError());
+    }
+    return sendError(reply, error);
+  });
+  fastify.addHook('onRequest', async (_request, reply) => {
+    reply.header('access-control-allow-origin', CORS_ALLOW_ORIGIN);
+  });
+
+  // No HEAD twin: the handler takes over the socket and writes a body.
+  fastify.get<{ Params: EnvironmentParams; Querystring: StreamQuery }>(
+    STREAM_ROUTE,
+    { exposeHeadRoute: false },
+    streamHandler(hub, options),
+  );
+  fastify.register((child, _opts, childDone) => {
+    // Read every body raw, whatever its content type (or none): the handler parses it.
+    child.removeAllContentTypeParsers();
+    child.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, parsed) =>
+      parsed(null, body),
+    );
+    child.post<{ Params: EnvironmentParams; Body: Buffer | undefined }>(
+      QUEUE_CHANGE_ROUTE,
+      { bodyLimit: MAX_PUBLISH_BODY_BYTES, onRequest: requireToken(verifier, hub) },
+      publishHandler(hub, options),
+    );
+    childDone();
+  });
+  fastify.get(LIVEZ_PATH, livezHandler());
+  fastify.get(READYZ_PATH, readyzHandler(hub, options.retryAfterSeconds));
+  fastify.options('*', (_request, reply) => {
+    reply.code(204).headers(PREFLIGHT_HEADERS).send();
+  });
+
+  fastify.addHook('onReady', async () => hub.start());
+  // preClose runs before Fastify closes the server, which waits for every
+  // connection: readiness turns 503 at once, then streams end over the window.
+  fastify.addHook('preClose', async () => hub.drain(options.drainWindowMs));
+  fastify.addHook('onClose', async () => hub.stop());
+};
+
+/**
+ * Router options the routes depend on: keys up to 128 characters must reach
+ * the handler (`maxParamLength`), and `//sse/...` must route like `/sse/...`
+ * (`ignoreDuplicateSlashes`).
+ */
+function checkRouterOptions(fastify: FastifyInstance): void {
+  const config = fastify.initialConfig as {
+    routerOptions?: { maxParamLength?: number; ignoreDuplicateSlashes?: boolean };
+    maxParamLength?: number;
+    ignoreDuplicateSlashes?: boolean;
+  };
+  const maxParamLength = config.routerOptions?.maxParamLength ?? config.maxParamLength ?? 100;
+  const ignoreDuplicateSlashes =
+    config.routerOptions?.ignoreDuplicateSlashes ?? config.ignoreDuplicateSlashes ?? false;
+  if (maxParamLength < 128 || !ignoreDuplicateSlashes) {
+    throw new PluginOptionsError(
+      'flagsmithRealtime needs Fastify({ routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: true } }) ' +
+        `(got maxParamLength ${maxParamLength}, ignoreDuplicateSlashes ${ignoreDuplicateSlashes}); see ROUTER_OPTIONS.`,
+    );
+  }
+}
+
+/**
+ * The Fastify plugin serving Flagsmith real-time streams: the SSE stream,
+ * `queue-change`, `/livez`, `/readyz`, CORS and one JSON error shape. Create
+ * the Fastify instance with {@link ROUTER_OPTIONS} and `frameworkErrors:
+ * frameworkErrorHandler`, and `return503OnClosing: false` so the plugin answers
+ * requests during shutdown itself.
+ */
+export const flagsmithRealtime = fp(plugin, { fastify: '5.x', name: '@flagsmith-rt/server' });
+
+/** Fastify router options the plugin requires. */
+export const ROUTER_OPTIONS = Object.freeze({ maxParamLength: 1024, ignoreDuplicateSlashes: true });

@@ -1,0 +1,96 @@
+import { parsePublishBody, validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { TokenVerifier } from './auth.js';
+import { BrokerUnavailableError, type PublishOutcome } from './broker.js';
+import { WWW_AUTHENTICATE } from './cors.js';
+import { HttpError } from './errors.js';
+import type { Hub } from './hub.js';
+import type { ResolvedOptions } from './options.js';
+import type { EnvironmentParams } from './stream-route.js';
+
+/** The JSON answer of a successful publish. */
+export interface PublishResponse {
+  /** The timestamp as stored, epoch seconds. */
+  updated_at: number;
+  /** What the broker did with it. */
+  result: PublishOutcome;
+}
+
+/** The `401` of a missing or wrong token. */
+export function unauthorizedError(): HttpError {
+  return new HttpError(
+    401,
+    'unauthorized',
+    'Missing or wrong token; send "Authorization: Token <SSE_AUTHENTICATION_TOKEN>".',
+    { 'www-authenticate': WWW_AUTHENTICATE },
+  );
+}
+
+/**
+ * `onRequest` hook of `queue-change`: the token is checked first, before the
+ * key and before the body is read, so an unauthenticated caller learns nothing
+ * about keys or body rules and cannot make the service buffer a body.
+ */
+export function requireToken(verifier: TokenVerifier, hub: Hub) {
+  return async (request: FastifyRequest): Promise<void> => {
+    if (!verifier.verify(request.headers.authorization)) {
+      hub.counters.publishesRejected++;
+      throw unauthorizedError();
+    }
+  };
+}
+
+/**
+ * `POST /sse/environments/:environment/queue-change`: validates the key and
+ * the raw body, publishes through the broker and answers `200` only once the
+ * broker has acknowledged it, `503` with `Retry-After` when it cannot.
+ */
+export function publishHandler(hub: Hub, options: ResolvedOptions) {
+  const retryAfter = { 'retry-after': String(options.retryAfterSeconds) };
+
+  return async (
+    request: FastifyRequest<{ Params: EnvironmentParams; Body: Buffer | undefined }>,
+    reply: FastifyReply,
+  ): Promise<PublishResponse> => {
+    const key = validateEnvironmentKey(request.params.environment);
+    if (!key.ok) {
+      hub.counters.publishesRejected++;
+      throw new HttpError(400, key.error.code, key.error.message);
+    }
+    const body = parsePublishBody(request.body ?? '');
+    if (!body.ok) {
+      hub.counters.publishesRejected++;
+      throw new HttpError(400, body.error.code, body.error.message);
+    }
+    if (hub.broker.state !== 'ready') {
+      hub.counters.publishesUnavailable++;
+      throw new HttpError(
+        503,
+        'broker_unavailable',
+        'The message broker is unavailable; retry later.',
+        retryAfter,
+      );
+    }
+    let result: PublishOutcome;
+    try {
+      result = await hub.broker.publish(key.value, body.value.updatedAt);
+    } catch (error) {
+      if (error instanceof BrokerUnavailableError) {
+        hub.counters.publishesUnavailable++;
+        throw new HttpError(
+          503,
+          'broker_unavailable',
+          `The message broker could not take the update (${error.message}); retry later.`,
+          retryAfter,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (result === 'published') hub.counters.publishesPublished++;
+    else if (result === 'duplicate') hub.counters.publishesDuplicate++;
+    else hub.counters.publishesStale++;
+    reply.code(200);
+    return { updated_at: body.value.updatedAt, result };
+  };
+}

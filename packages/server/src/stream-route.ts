@@ -1,0 +1,105 @@
+import { encodeRetryFrame, parseEventId, validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { HttpError } from './errors.js';
+import type { Hub } from './hub.js';
+import type { ResolvedOptions } from './options.js';
+import { openHttp1Stream } from './stream-head.js';
+
+/** Route params of the environment routes. */
+export interface EnvironmentParams {
+  /** The raw environment key from the path. */
+  environment: string;
+}
+
+/** Query of the stream route. */
+export interface StreamQuery {
+  /** The id of the last event received, as EventSource polyfills send it. */
+  lastEventId?: string | string[];
+}
+
+/**
+ * `GET /sse/environments/:environment/stream`: validates the key, refuses
+ * with `503` when no stream can be served, then takes over the socket, writes
+ * the head, `retry:` and the initial event in one write, and hands the socket
+ * to the hub.
+ */
+export function streamHandler(hub: Hub, options: ResolvedOptions) {
+  const retryFrame = options.retryMs === undefined ? undefined : encodeRetryFrame(options.retryMs);
+  const retryAfter = { 'retry-after': String(options.retryAfterSeconds) };
+
+  return (
+    request: FastifyRequest<{ Params: EnvironmentParams; Querystring: StreamQuery }>,
+    reply: FastifyReply,
+  ): void => {
+    const key = validateEnvironmentKey(request.params.environment);
+    if (!key.ok) throw new HttpError(400, key.error.code, key.error.message);
+    const environment = key.value;
+    const refusal = admissionError(hub, options, retryAfter);
+    if (refusal) {
+      hub.counters.subscriptionsRejected++;
+      throw refusal;
+    }
+    if (request.raw.httpVersionMajor !== 1) {
+      throw new HttpError(400, 'bad_request', 'Streams are served over HTTP/1.x only.');
+    }
+
+    const preamble: Uint8Array[] = [];
+    if (retryFrame) preamble.push(retryFrame);
+    const latest = hub.broker.latest(environment);
+    if (latest !== undefined && latest > (lastEventIdOf(request) ?? 0)) {
+      preamble.push(hub.frameFor(latest));
+      hub.counters.writesData++;
+    }
+
+    reply.hijack();
+    const sink = openHttp1Stream(request.raw.socket, preamble);
+    // Registered in the same tick as latest() was read: no update can slip between.
+    if (sink) hub.add(sink, environment);
+  };
+}
+
+function admissionError(
+  hub: Hub,
+  options: ResolvedOptions,
+  retryAfter: Record<string, string>,
+): HttpError | undefined {
+  if (hub.closing) {
+    return new HttpError(
+      503,
+      'shutting_down',
+      'This instance is shutting down; reconnect.',
+      retryAfter,
+    );
+  }
+  if (hub.broker.state !== 'ready') {
+    return new HttpError(
+      503,
+      'broker_unavailable',
+      'The message broker is unavailable; retry later.',
+      retryAfter,
+    );
+  }
+  if (options.maxSubscribers !== undefined && hub.subscriberCount >= options.maxSubscribers) {
+    return new HttpError(
+      503,
+      'too_many_subscribers',
+      'This instance serves its maximum number of streams; retry later.',
+      retryAfter,
+    );
+  }
+  return undefined;
+}
+
+/** `Last-Event-ID` header, else `?lastEventId=`; invalid values are ignored. */
+function lastEventIdOf(request: FastifyRequest<{ Querystring: StreamQuery }>): number | undefined {
+  const header = request.headers['last-event-id'];
+  const fromQuery = request.query?.lastEventId;
+  const raw =
+    typeof header === 'string' && header.length > 0
+      ? header
+      : Array.isArray(fromQuery)
+        ? fromQuery[0]
+        : fromQuery;
+  const parsed = parseEventId(raw);
+  return parsed.ok ? parsed.value : undefined;
+}

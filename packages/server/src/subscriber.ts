@@ -1,0 +1,50 @@
+/**
+ * Where a subscriber's bytes go: the raw TCP socket of an HTTP/1.x request
+ * (a `net.Socket` fits as is). Kept this small so an HTTP/2 stream can be
+ * added later behind the same shape.
+ */
+export interface StreamSink {
+  /** Writes one frame; `false` means the kernel and user buffers are full: wait for `drain`. */
+  write(chunk: Uint8Array): boolean;
+  /** Ends the stream after flushing (the SSE body ends when the connection closes). */
+  end(): void;
+  /** Closes the connection at once. */
+  destroy(): void;
+  /** Bytes queued in user space, not yet handed to the kernel. */
+  readonly writableLength: number;
+  /** `true` once closed. */
+  readonly destroyed: boolean;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/** What a subscriber wrote last, for attributing write errors. */
+export type WriteKind = 'data' | 'keepalive';
+
+/**
+ * One open stream. A few plain fields, so memory per subscriber stays fixed
+ * whatever the update rate: while the socket is blocked only the newest
+ * undelivered timestamp is remembered.
+ */
+export class Subscriber {
+  /** The stream's socket. */
+  readonly sink: StreamSink;
+  /** The validated environment key. */
+  readonly environment: string;
+  /** When something was last written, epoch ms (drives keep-alives). */
+  lastWriteAt: number;
+  /** What was written last. */
+  lastWriteKind: WriteKind = 'data';
+  /** Newest timestamp not written because the socket was blocked; 0 for none. */
+  pendingAt = 0;
+  /** When the socket stopped taking writes, epoch ms; 0 while it takes them. */
+  blockedSince = 0;
+  /** Set once the subscriber is being closed (slow, shutdown), so it is counted once. */
+  closing = false;
+
+  constructor(sink: StreamSink, environment: string, now: number) {
+    this.sink = sink;
+    this.environment = environment;
+    this.lastWriteAt = now;
+  }
+}

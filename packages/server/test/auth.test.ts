@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { TokenVerifier } from '../src/auth.js';
+
+describe('TokenVerifier', () => {
+  const verifier = new TokenVerifier('s3cret-token');
+
+  it.each([
+    ['the exact header', 'Token s3cret-token'],
+    ['a lowercase scheme', 'token s3cret-token'],
+    ['an uppercase scheme', 'TOKEN s3cret-token'],
+    ['surrounding whitespace', '  Token   s3cret-token  '],
+  ])('accepts %s', (_name, header) => {
+    expect(verifier.verify(header)).toBe(true);
+  });
+
+  it.each([
+    ['no header', undefined],
+    ['an empty header', ''],
+    ['another scheme', 'Bearer s3cret-token'],
+    ['the token alone', 's3cret-token'],
+    ['a prefix of the token', 'Token s3cret'],
+    ['the token with a suffix', 'Token s3cret-tokenX'],
+    ['a different case of the token', 'Token S3CRET-TOKEN'],
+    ['a 10 KB token', `Token ${'x'.repeat(10_000)}`],
+  ])('refuses %s without throwing', (_name, header) => {
+    expect(verifier.verify(header)).toBe(false);
+  });
+
+  it('keeps no copy of the token in its own fields', () => {
+    expect(JSON.stringify(verifier)).not.toContain('s3cret');
+  });
+});
