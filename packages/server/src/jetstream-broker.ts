@@ -91,6 +91,8 @@ export class JetStreamBroker implements Broker {
   #turn: Promise<void> | undefined;
   #outage = rejectedLater();
   #refollowTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Creation time of the stream being followed: a different one means it was recreated. */
+  #streamCreated: string | undefined;
 
   constructor(options: JetStreamBrokerOptions) {
     this.#options = options;
@@ -172,7 +174,7 @@ export class JetStreamBroker implements Broker {
     try {
       this.#js = jetstream(nc, { timeout: this.#options.publishTimeoutMs ?? 1_500 });
       this.#jsm = await this.#attempt('create_jetstream', () => jetstreamManager(nc));
-      await this.#ensureStream(this.#jsm);
+      this.#streamCreated = (await this.#ensureStream(this.#jsm)).created;
       await this.#follow(deadline);
     } catch (error) {
       await nc.close().catch(() => {});
@@ -230,6 +232,7 @@ export class JetStreamBroker implements Broker {
             if (this.#started && this.#closePromise === undefined) {
               this.#outage = rejectedLater();
               this.#events.setState('ready');
+              this.#recheckStream();
             }
             break;
           case 'error':
@@ -249,7 +252,39 @@ export class JetStreamBroker implements Broker {
     this.#outage.reject(new BrokerUnavailableError('Lost the connection to NATS.'));
   }
 
-  async #ensureStream(jsm: JetStreamManager): Promise<void> {
+  /**
+   * After a reconnect, checks that the stream still exists: a memory-storage
+   * stream is lost when its server restarts. If it was created again (here
+   * or by another instance), sequences restarted at 1, so the consumer starts over too.
+   */
+  #recheckStream(): void {
+    const jsm = this.#jsm;
+    if (jsm === undefined) return;
+    const known = this.#streamCreated;
+    this.#ensureStream(jsm)
+      .then((info) => {
+        this.#streamCreated = info.created;
+        if (info.created === known || this.#closePromise !== undefined) return;
+        this.#logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was lost; recreated it');
+        const old = this.#messages;
+        this.#messages = undefined;
+        void old?.close().catch(() => {});
+        this.#follow().catch((error) => {
+          this.#report('create_consumer', error);
+          this.#scheduleRefollow();
+        });
+      })
+      .catch((error) => {
+        this.#report('create_jetstream', error);
+        this.#logger.error(
+          { err: messageOf(error) },
+          'Could not verify the stream after reconnecting',
+        );
+      });
+  }
+
+  /** Creates the stream, or verifies an existing one. Resolves its info. */
+  async #ensureStream(jsm: JetStreamManager): Promise<StreamInfo> {
     const expected = streamConfigFor({
       storage: this.#options.storage ?? STREAM_SETTINGS.storage,
       replicas: this.#options.replicas ?? STREAM_SETTINGS.replicas,
@@ -264,9 +299,9 @@ export class JetStreamBroker implements Broker {
     );
     if (info === undefined) {
       try {
-        info = await jsm.streams.add(expected);
+        const created = await jsm.streams.add(expected);
         this.#logger.info({ stream: expected.name }, 'Created the JetStream stream');
-        return;
+        return created;
       } catch (error) {
         // Another instance may have created it first; verify what is there.
         this.#report('create_jetstream', error);
@@ -275,9 +310,11 @@ export class JetStreamBroker implements Broker {
     }
     const differences = diffStreamConfig(expected, info.config);
     if (differences.length > 0) throw new StreamConfigMismatchError(expected.name, differences);
+    return info;
   }
 
-  async #follow(deadline: number): Promise<void> {
+  /** Starts the ordered consumer; with a deadline, waits (until then) for the backlog. */
+  async #follow(deadline?: number): Promise<void> {
     const js = this.#js!;
     const consumer = await this.#attempt('create_consumer', () =>
       js.consumers.get(STREAM_SETTINGS.name, {
@@ -302,6 +339,7 @@ export class JetStreamBroker implements Broker {
     );
     this.#messages = messages;
     this.#watchConsumer(messages);
+    if (deadline === undefined) return;
     const remaining = Math.max(0, deadline - Date.now());
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = await Promise.race([
@@ -342,7 +380,7 @@ export class JetStreamBroker implements Broker {
     this.#refollowTimer = setTimeout(() => {
       this.#refollowTimer = undefined;
       if (this.#closePromise !== undefined) return;
-      this.#follow(Date.now()).catch((error) => {
+      this.#follow().catch((error) => {
         this.#report('create_consumer', error);
         this.#scheduleRefollow();
       });

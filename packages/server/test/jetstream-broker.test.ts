@@ -196,6 +196,32 @@ describe('JetStreamBroker', () => {
   });
 });
 
+describe('JetStreamBroker with a memory stream', () => {
+  const brokers: Broker[] = [];
+  afterEach(async () => {
+    await Promise.all(brokers.splice(0).map((b) => b.close()));
+  });
+
+  it('recreates the stream lost in a NATS restart and follows it again', async () => {
+    await using nats = await startNatsServer();
+    const a = await startJetStreamBroker([nats.url], brokers, { storage: 'memory' });
+    const b = await startJetStreamBroker([nats.url], brokers, { storage: 'memory' });
+    const seenByB = recordUpdates(b);
+    const env = newEnvironment();
+    for (let i = 1; i <= 5; i++) await a.publish(newEnvironment(), i);
+    await nats.restart();
+    await waitFor(() => a.state === 'ready' && b.state === 'ready', 'both reconnect', 10_000);
+    // The new stream's sequences start at 1 again; delivery must not wait for the old cursor.
+    await waitFor(
+      async () => (await a.publish(env, 50.5).catch(() => undefined)) === 'published',
+      'a publish succeeds once the stream is back',
+      10_000,
+    );
+    await waitFor(() => b.latest(env) === 50.5, 'B follows the new stream', 10_000);
+    expect(timestampsOf(seenByB, env)).toEqual([50.5]);
+  });
+});
+
 describe('JetStreamBroker start', () => {
   const brokers: Broker[] = [];
   afterEach(async () => {
