@@ -1,7 +1,7 @@
 import { UPDATED_AT_FIELD } from './constants.js';
 import { encodeUpdateData } from './frame.js';
 import { fail, ok, type Result } from './result.js';
-import { parseUpdatedAt } from './timestamp.js';
+import { checkSeconds, parseUpdatedAt } from './timestamp.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -48,10 +48,29 @@ export function encodeUpdateMessage(updatedAt: number): Uint8Array {
   return encoder.encode(encodeUpdateData(updatedAt));
 }
 
-/** Reads a NATS message payload written by {@link encodeUpdateMessage}. */
+/**
+ * Reads a NATS message payload written by {@link encodeUpdateMessage}. The number is
+ * already seconds: unlike a publish body, a value above `2e10` is not read as milliseconds
+ * (an ISO date after the year 2603 is stored as more than 2e10 seconds).
+ */
 export function decodeUpdateMessage(payload: Uint8Array): Result<number> {
-  const result = parsePublishBody(payload);
-  return result.ok ? ok(result.value.updatedAt) : result;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(payload));
+  } catch {
+    return fail('invalid_json', 'The update message is not UTF-8 JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return fail('invalid_body', 'The update message is not a JSON object.');
+  }
+  if (!Object.hasOwn(parsed, UPDATED_AT_FIELD)) {
+    return fail('missing_updated_at', 'The update message has no "updated_at" field.');
+  }
+  const value = (parsed as Record<string, unknown>)[UPDATED_AT_FIELD];
+  if (typeof value !== 'number') {
+    return fail('invalid_updated_at', 'The update message has a non-numeric "updated_at".');
+  }
+  return checkSeconds(value);
 }
 
 /**

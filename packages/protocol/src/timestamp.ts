@@ -44,6 +44,18 @@ function fromNumber(raw: number): Result<number> {
   return withinRange(seconds);
 }
 
+/**
+ * Checks epoch seconds that need no unit conversion (already parsed, e.g. read back from a
+ * NATS message): finite, after the epoch, before the year 10000.
+ * @internal not exported from the package.
+ */
+export function checkSeconds(seconds: number): Result<number> {
+  if (!Number.isFinite(seconds)) {
+    return fail('invalid_updated_at', 'updated_at must be a finite number.');
+  }
+  return withinRange(seconds);
+}
+
 function withinRange(seconds: number): Result<number> {
   if (seconds <= 0) {
     return fail('invalid_updated_at', 'updated_at must be after 1970-01-01T00:00:00Z.');
