@@ -300,6 +300,17 @@ export function describeClientBehaviour(name: string, runtime: () => ClientRunti
       expect(fixed.requests).toBe(1);
     });
 
+    it('retries 503 and waits at least its Retry-After', async () => {
+      const fixed = await startFixedServer({ status: 503, retryAfter: 1 });
+      started.push(fixed);
+      const id = await open({ baseUrl: fixed.url, environmentKey: newKey() });
+      const s = await until(id, 'a retry', (s) => s.connections.length === 2);
+      await rt().close(id);
+      expect(s.errors[0]).toEqual({ code: 'http_status', retryable: true, status: 503 });
+      expect(s.states.slice(0, 3)).toEqual(['connecting', 'waiting', 'connecting']);
+      expect(s.connections[1]!.at - s.connections[0]!.at).toBeGreaterThanOrEqual(1000);
+    });
+
     it('close() leaves nothing running', async () => {
       const key = newKey();
       const before = await rt().resources();

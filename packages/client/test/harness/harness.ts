@@ -16,6 +16,8 @@ export interface ProbeConfig {
 
 /** One stream request the client made, as seen by a recording `fetch`. */
 export interface ConnectionRecord {
+  /** When the request was made (`Date.now()`). */
+  at: number;
   /** The last event id the request carried (header or query), or null. */
   sentLastEventId: string | null;
   status: number;
@@ -85,6 +87,7 @@ export function createHarness(subscribe: (options: SubscribeOptions) => Subscrip
         init: { headers: Record<string, string>; signal: AbortSignal },
       ): Promise<Response> => {
         const record: ConnectionRecord = {
+          at: Date.now(),
           sentLastEventId:
             init.headers['Last-Event-ID'] ?? new URL(url).searchParams.get('lastEventId'),
           status: 0,

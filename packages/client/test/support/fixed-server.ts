@@ -16,7 +16,7 @@ export interface FixedServer {
 }
 
 /** What the server answers to every request. */
-export type FixedAnswer = { status: number } | { stream: string };
+export type FixedAnswer = { status: number; retryAfter?: number } | { stream: string };
 
 /** Starts a {@link FixedServer} on a random port of 127.0.0.1. */
 export async function startFixedServer(answer: FixedAnswer): Promise<FixedServer> {
@@ -30,6 +30,11 @@ export async function startFixedServer(answer: FixedAnswer): Promise<FixedServer
     }
     requests++;
     if ('status' in answer) {
+      if (answer.retryAfter !== undefined) {
+        res.setHeader('Retry-After', String(answer.retryAfter));
+        // Browsers hide Retry-After from cross-origin scripts unless it is exposed.
+        res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+      }
       res.writeHead(answer.status, { 'Content-Type': 'application/json' });
       res.end(answer.status === 204 ? undefined : '{"error":"fixed answer"}');
       return;
