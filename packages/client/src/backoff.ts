@@ -2,7 +2,8 @@
 export interface BackoffOptions {
   /**
    * Delay ceiling of the first attempt, in milliseconds; each further attempt
-   * doubles it. A `retry:` field from the server replaces this value.
+   * doubles it. A `retry:` field from the server replaces this value (at
+   * least 100 ms).
    * @defaultValue 1000
    */
   baseMs?: number;

@@ -251,7 +251,8 @@ export function subscribe(options: SubscribeOptions): Subscription {
   }
 
   function nextDelay(): number {
-    const base = serverRetryMs ?? backoff.baseMs;
+    // A server's `retry: 0` must not turn into a tight reconnect loop.
+    const base = serverRetryMs === undefined ? backoff.baseMs : Math.max(serverRetryMs, 100);
     const delay = backoffDelay(attempt++, base, Math.max(base, backoff.capMs));
     return delay + (retryAfterMs ?? 0);
   }
