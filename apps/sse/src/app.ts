@@ -1,0 +1,80 @@
+import {
+  type Broker,
+  EmbeddedBroker,
+  flagsmithRealtime,
+  frameworkErrorHandler,
+  JetStreamBroker,
+  ROUTER_OPTIONS,
+} from '@flagsmith-rt/server';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { AppConfig } from './config.js';
+
+/** Options of {@link buildApp} that are not configuration (tests and embedding). */
+export interface BuildAppOptions {
+  /**
+   * Fastify logger settings; redaction of credentials is always added.
+   * @defaultValue JSON logs to stdout at `config.logLevel`
+   */
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Paths never written to logs, whatever the serializer logs. */
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'];
+
+/**
+ * Builds the service: a Fastify instance with the flagsmith-rt plugin and the
+ * broker the configuration chooses (JetStream when `NATS_URL` is set, else
+ * the embedded broker). Does not listen. `ready()` starts the broker and
+ * `close()` drains streams, then closes the broker.
+ */
+export function buildApp(config: AppConfig, options: BuildAppOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger:
+      options.logger === undefined
+        ? { level: config.logLevel, redact: REDACT }
+        : withRedaction(options.logger),
+    // One line per request would be 19,000 lines per reconnect wave of a
+    // full instance; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { ...ROUTER_OPTIONS },
+    frameworkErrors: frameworkErrorHandler,
+    // The plugin answers requests during shutdown itself (JSON, CORS, Retry-After).
+    return503OnClosing: false,
+  });
+  const broker = createBroker(config, app);
+  app.register(flagsmithRealtime, {
+    broker,
+    authToken: config.authToken,
+    keepAliveIntervalMs: config.keepAliveIntervalMs,
+    slowSubscriberTimeoutMs: config.slowSubscriberTimeoutMs,
+    drainWindowMs: config.drainWindowMs,
+    ...(config.maxSubscribers === undefined ? {} : { maxSubscribers: config.maxSubscribers }),
+  });
+  app.addHook('onReady', async () => {
+    await broker.start();
+    app.log.info({ broker: broker.kind }, 'broker ready');
+  });
+  app.addHook('onClose', async () => {
+    await broker.close();
+  });
+  return app;
+}
+
+function createBroker(config: AppConfig, app: FastifyInstance): Broker {
+  const logger = app.log.child({ component: 'broker' });
+  if (config.nats === undefined) return new EmbeddedBroker({ logger });
+  return new JetStreamBroker({
+    servers: config.nats.servers,
+    ...(config.nats.credentials === undefined ? {} : { credentials: config.nats.credentials }),
+    ...(config.nats.tls === undefined ? {} : { tls: config.nats.tls }),
+    replicas: config.nats.replicas,
+    storage: config.nats.storage,
+    logger,
+  });
+}
+
+function withRedaction(logger: FastifyServerOptions['logger']): FastifyServerOptions['logger'] {
+  if (logger === false || logger === undefined) return false;
+  if (logger === true) return { redact: REDACT };
+  return { ...logger, redact: REDACT };
+}

@@ -1,0 +1,291 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { STREAM_SETTINGS, type StreamStorage } from '@flagsmith-rt/protocol';
+import type { NatsCredentials, NatsTlsOptions } from '@flagsmith-rt/server';
+
+/** Log levels pino accepts. */
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = [
+  'fatal',
+  'error',
+  'warn',
+  'info',
+  'debug',
+  'trace',
+  'silent',
+];
+
+/** How the service reaches NATS JetStream. */
+export interface NatsConfig {
+  /** `NATS_URL`, split on commas. */
+  servers: string[];
+  /** From `NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS_FILE` or `NATS_NKEY_SEED_FILE`. */
+  credentials?: NatsCredentials;
+  /** From `NATS_TLS_CA`, `NATS_TLS_CERT`, `NATS_TLS_KEY`. */
+  tls?: NatsTlsOptions;
+  /** `STREAM_REPLICAS`. */
+  replicas: number;
+  /** `STREAM_STORAGE`. */
+  storage: StreamStorage;
+}
+
+/** The service configuration, parsed once from the environment. */
+export interface AppConfig {
+  /** `PORT` (0 picks a free port). @defaultValue 8088 */
+  port: number;
+  /** `HOST`: the address to listen on. @defaultValue `127.0.0.1` (the container sets `0.0.0.0`) */
+  host: string;
+  /** NATS settings; `undefined` (no `NATS_URL`) means the embedded single-instance broker. */
+  nats: NatsConfig | undefined;
+  /** `SSE_AUTHENTICATION_TOKEN`, or a random one when unset. */
+  authToken: string;
+  /** `true` when {@link AppConfig.authToken} was generated (main prints it once). */
+  authTokenGenerated: boolean;
+  /** `KEEPALIVE_INTERVAL` in ms. @defaultValue 15000 */
+  keepAliveIntervalMs: number;
+  /** `SLOW_SUBSCRIBER_TIMEOUT` in ms. @defaultValue 30000 */
+  slowSubscriberTimeoutMs: number;
+  /** `DRAIN_WINDOW` in ms. @defaultValue 5000 */
+  drainWindowMs: number;
+  /** `MAX_SUBSCRIBERS`. @defaultValue unlimited */
+  maxSubscribers: number | undefined;
+  /** `LOG_LEVEL`. @defaultValue `info` */
+  logLevel: LogLevel;
+}
+
+/** One problem with one variable. */
+export interface ConfigIssue {
+  /** The environment variable at fault. */
+  variable: string;
+  /** What is wrong and what is accepted. */
+  message: string;
+}
+
+/** Every problem found, or the parsed configuration. */
+export type ConfigResult = { ok: true; value: AppConfig } | { ok: false; errors: ConfigIssue[] };
+
+/** Reads a file named by a variable (injectable for tests). */
+export type FileReader = (path: string) => string;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses the service configuration from environment variables, collecting
+ * every problem (each naming its variable) instead of stopping at the first.
+ */
+export function parseConfig(
+  env: Env,
+  readFile: FileReader = (path) => readFileSync(path, 'utf8'),
+): ConfigResult {
+  const errors: ConfigIssue[] = [];
+  const issue = (variable: string, message: string) => errors.push({ variable, message });
+  const read = new Reader(env, issue);
+
+  const port = read.integer('PORT', 8088, 0, 65535);
+  const host = read.text('HOST') ?? '127.0.0.1';
+  const keepAliveIntervalMs = read.seconds('KEEPALIVE_INTERVAL', 15, false);
+  const slowSubscriberTimeoutMs = read.seconds('SLOW_SUBSCRIBER_TIMEOUT', 30, false);
+  const drainWindowMs = read.seconds('DRAIN_WINDOW', 5, true);
+  const maxSubscribers = read.optionalInteger('MAX_SUBSCRIBERS', 1, Number.MAX_SAFE_INTEGER);
+  const logLevel = (read.choice('LOG_LEVEL', LOG_LEVELS) ?? 'info') as LogLevel;
+
+  const configuredToken = read.text('SSE_AUTHENTICATION_TOKEN');
+  const authTokenGenerated = configuredToken === undefined;
+  const authToken = configuredToken ?? randomBytes(24).toString('base64url');
+
+  const nats = parseNats(read, issue, readFile);
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    value: {
+      port,
+      host,
+      nats,
+      authToken,
+      authTokenGenerated,
+      keepAliveIntervalMs,
+      slowSubscriberTimeoutMs,
+      drainWindowMs,
+      maxSubscribers,
+      logLevel,
+    },
+  };
+}
+
+const NATS_ONLY = [
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'NATS_TOKEN',
+  'NATS_CREDS_FILE',
+  'NATS_NKEY_SEED_FILE',
+  'NATS_TLS_CA',
+  'NATS_TLS_CERT',
+  'NATS_TLS_KEY',
+  'STREAM_REPLICAS',
+  'STREAM_STORAGE',
+] as const;
+
+function parseNats(
+  read: Reader,
+  issue: (variable: string, message: string) => void,
+  readFile: FileReader,
+): NatsConfig | undefined {
+  const url = read.text('NATS_URL');
+  if (url === undefined) {
+    for (const variable of NATS_ONLY) {
+      if (read.text(variable) !== undefined) {
+        issue(
+          variable,
+          `${variable} is set but NATS_URL is not; set NATS_URL or remove ${variable}.`,
+        );
+      }
+    }
+    return undefined;
+  }
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const server of servers) {
+    if (!/^(nats|tls|wss?):\/\/[^\s]+$|^[^\s:/]+(:\d+)?$/.test(server)) {
+      issue('NATS_URL', `NATS_URL entry "${server}" is not a NATS URL such as nats://nats-1:4222.`);
+    }
+  }
+  if (servers.length === 0) issue('NATS_URL', 'NATS_URL lists no server.');
+
+  const methods: NatsCredentials[] = [];
+  const user = read.text('NATS_USER');
+  const pass = read.text('NATS_PASSWORD');
+  if ((user === undefined) !== (pass === undefined)) {
+    issue(
+      user === undefined ? 'NATS_USER' : 'NATS_PASSWORD',
+      'NATS_USER and NATS_PASSWORD go together.',
+    );
+  } else if (user !== undefined && pass !== undefined) {
+    methods.push({ user, pass });
+  }
+  const token = read.text('NATS_TOKEN');
+  if (token !== undefined) methods.push({ token });
+  const credsFile = read.text('NATS_CREDS_FILE');
+  if (credsFile !== undefined) {
+    const creds = readVariableFile('NATS_CREDS_FILE', credsFile, readFile, issue);
+    if (creds !== undefined) methods.push({ creds });
+  }
+  const seedFile = read.text('NATS_NKEY_SEED_FILE');
+  if (seedFile !== undefined) {
+    const seed = readVariableFile('NATS_NKEY_SEED_FILE', seedFile, readFile, issue)?.trim();
+    if (seed !== undefined && !/^SU[A-Z2-7]+$/.test(seed)) {
+      issue(
+        'NATS_NKEY_SEED_FILE',
+        `NATS_NKEY_SEED_FILE ${seedFile} does not hold a user NKey seed (SU...).`,
+      );
+    } else if (seed !== undefined) {
+      methods.push({ nkeySeed: seed });
+    }
+  }
+  if (methods.length > 1) {
+    issue(
+      'NATS_USER',
+      'Set only one of NATS_USER/NATS_PASSWORD, NATS_TOKEN, NATS_CREDS_FILE, NATS_NKEY_SEED_FILE.',
+    );
+  }
+
+  const caFile = read.text('NATS_TLS_CA');
+  const certFile = read.text('NATS_TLS_CERT');
+  const keyFile = read.text('NATS_TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    issue(
+      certFile === undefined ? 'NATS_TLS_CERT' : 'NATS_TLS_KEY',
+      'NATS_TLS_CERT and NATS_TLS_KEY go together.',
+    );
+  }
+  const tls =
+    caFile !== undefined || certFile !== undefined
+      ? {
+          ...(caFile === undefined ? {} : { caFile }),
+          ...(certFile === undefined ? {} : { certFile }),
+          ...(keyFile === undefined ? {} : { keyFile }),
+        }
+      : undefined;
+
+  const replicas = read.integer('STREAM_REPLICAS', STREAM_SETTINGS.replicas, 1, 5);
+  const storage = (read.choice('STREAM_STORAGE', ['file', 'memory']) ??
+    STREAM_SETTINGS.storage) as StreamStorage;
+  return {
+    servers,
+    ...(methods[0] === undefined ? {} : { credentials: methods[0] }),
+    ...(tls === undefined ? {} : { tls }),
+    replicas,
+    storage,
+  };
+}
+
+function readVariableFile(
+  variable: string,
+  path: string,
+  readFile: FileReader,
+  issue: (variable: string, message: string) => void,
+): string | undefined {
+  try {
+    return readFile(path);
+  } catch (error) {
+    issue(variable, `${variable}: cannot read ${path}: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+class Reader {
+  constructor(
+    private readonly env: Env,
+    private readonly issue: (variable: string, message: string) => void,
+  ) {}
+
+  /** The trimmed value, `undefined` when unset or empty. */
+  text(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    return this.optionalInteger(name, min, max) ?? fallback;
+  }
+
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    const text = this.text(name);
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      this.issue(name, `${name} must be a whole number from ${min} to ${max}, got "${text}".`);
+      return undefined;
+    }
+    return value;
+  }
+
+  /** Seconds (decimals allowed), returned in milliseconds. */
+  seconds(name: string, fallbackSeconds: number, zeroAllowed: boolean): number {
+    const text = this.text(name);
+    if (text === undefined) return fallbackSeconds * 1000;
+    const value = Number(text);
+    const ms = Math.round(value * 1000);
+    if (!/^\d+(\.\d+)?$/.test(text) || !Number.isFinite(ms) || (!zeroAllowed && ms < 1)) {
+      const range = zeroAllowed ? '0 or more' : 'more than 0';
+      this.issue(
+        name,
+        `${name} must be a number of seconds, ${range} (e.g. 0.2 or 15), got "${text}".`,
+      );
+      return fallbackSeconds * 1000;
+    }
+    return ms;
+  }
+
+  choice(name: string, options: readonly string[]): string | undefined {
+    const text = this.text(name);
+    if (text === undefined) return undefined;
+    const value = text.toLowerCase();
+    if (!options.includes(value)) {
+      this.issue(name, `${name} must be one of ${options.join(', ')}, got "${text}".`);
+      return undefined;
+    }
+    return value;
+  }
+}

@@ -1,0 +1,98 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { frame, SseClient, waitFor } from './helpers/sse-client.js';
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+const running: Running[] = [];
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await r.exited;
+  }
+});
+
+function run(env: Record<string, string>): Running {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const r = { child, stdout: () => out, stderr: () => err, exited };
+  running.push(r);
+  return r;
+}
+
+async function listening(r: Running): Promise<{ url: string; port: number }> {
+  const line = await waitFor(
+    () =>
+      r
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('"msg":"listening"')),
+    `the listening line; stdout ${r.stdout()} stderr ${r.stderr()}`,
+  );
+  const parsed = JSON.parse(line) as { url: string; port: number };
+  return { url: parsed.url, port: Number(new URL(parsed.url).port) };
+}
+
+describe('the service process', () => {
+  it('announces its URL, prints a generated token once, serves, and exits 0 on SIGTERM', async () => {
+    const r = run({ PORT: '0', DRAIN_WINDOW: '0.3' });
+    const { url, port } = await listening(r);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const token = /Authorization: Token (\S+)/.exec(r.stderr())?.[1];
+    expect(token).toBeDefined();
+
+    const stream = await SseClient.open(port, 'abc');
+    await stream.until((t) => t.includes('\r\n\r\n'), 'the head');
+    const res = await fetch(`${url}/sse/environments/abc/queue-change`, {
+      method: 'POST',
+      headers: { authorization: `Token ${token}` },
+      body: '{"updated_at":"2024-12-26T16:18:08.760000+00:00"}',
+    });
+    expect(res.status).toBe(200);
+    await stream.until((t) => t.endsWith(frame('1735229888.76')), 'the update');
+    const wrong = await fetch(`${url}/sse/environments/abc/queue-change`, {
+      method: 'POST',
+      headers: { authorization: 'Token not-the-token-but-logged?' },
+      body: '{}',
+    });
+    expect(wrong.status).toBe(401);
+
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    await waitFor(() => stream.isEnded, 'the stream closed by the shutdown');
+    // The secret appears once on stderr and never in the JSON log.
+    expect(r.stderr().split(token!).length - 1).toBe(1);
+    expect(r.stdout()).not.toContain(token!);
+    expect(r.stdout()).not.toContain('not-the-token-but-logged');
+    for (const line of r.stdout().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('exits 1 listing every configuration error', async () => {
+    const r = run({ PORT: 'eighty', KEEPALIVE_INTERVAL: '-1', STREAM_STORAGE: 'disk' });
+    expect(await r.exited).toBe(1);
+    expect(r.stderr()).toContain('PORT');
+    expect(r.stderr()).toContain('KEEPALIVE_INTERVAL');
+    expect(r.stderr()).toContain('STREAM_STORAGE');
+  });
+});
