@@ -95,15 +95,18 @@ build_base() {
 }
 
 build_app() {
-  local store
+  local store cache
   store="$(dirname "$(cd "$REPO_ROOT" && pnpm store path)")"
+  # pnpm deploy --legacy resolves peer ranges from the registry metadata cache.
+  cache="${PNPM_CACHE_DIR:-$HOME/.cache/pnpm}"
+  mkdir -p "$cache"
   if [[ ! -d "$store" ]]; then
     echo "build-image: no pnpm store at $store: run pnpm install on the host first" >&2
     exit 1
   fi
   log "building $APP_IMAGE from apps/sse/Dockerfile on $BASE_IMAGE (pnpm store $store, offline)"
-  # The build installs offline from this host's pnpm store, mounted as an
-  # overlay (:O) so that the build's writes never reach the host's store.
+  # The build installs offline from this host's pnpm store and metadata cache,
+  # mounted as overlays (:O) so that the build's writes never reach the host.
   # --format docker keeps the HEALTHCHECK (the OCI image format has no such field).
   # shellcheck disable=SC2086
   podman $PODMAN_FLAGS build \
@@ -111,6 +114,7 @@ build_app() {
     --network none \
     --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
     --volume "$store:/pnpm/host-store:O" \
+    --volume "$cache:/root/.cache/pnpm:O" \
     --build-arg "NODE_IMAGE=$BASE_IMAGE" \
     --build-arg PNPM_STORE_DIR=/pnpm/host-store \
     --build-arg PNPM_INSTALL_FLAGS=--offline \
