@@ -9,3 +9,4 @@ export {
 } from './errors.js';
 export { getFreePort, getFreePorts } from './ports.js';
 export { NatsServer, type NatsServerOptions, startNatsServer } from './server.js';
+export { sweepStaleDirs } from './sweep.js';

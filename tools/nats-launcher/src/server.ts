@@ -9,6 +9,7 @@ import { NatsServerStartError } from './errors.js';
 import { isHealthy } from './healthz.js';
 import { OutputTail } from './output.js';
 import { forgetTempDir, parentDeathPrefix, trackChild, trackTempDir } from './reaper.js';
+import { recordOwner, sweepStaleDirsOnce, TEMP_DIR_PREFIX } from './sweep.js';
 import { delay } from './wait.js';
 
 /** Options of {@link startNatsServer}. */
@@ -79,7 +80,8 @@ export class NatsServer implements AsyncDisposable {
     this.binary = options.binary ?? findNatsServerBinary();
     this.serverName = options.serverName ?? `test-${randomBytes(4).toString('hex')}`;
     this.clientPort = options.port ?? -1;
-    this.rootDir = mkdtempSync(join(tmpdir(), 'nats-launcher-'));
+    sweepStaleDirsOnce();
+    this.rootDir = mkdtempSync(join(tmpdir(), TEMP_DIR_PREFIX));
     trackTempDir(this.rootDir);
     this.storeDir = join(this.rootDir, 'store');
     this.configPath = join(this.rootDir, 'nats.conf');
@@ -147,6 +149,7 @@ export class NatsServer implements AsyncDisposable {
     this.output.attach(child.stdout!);
     this.output.attach(child.stderr!);
     if (child.pid !== undefined) this.lastPid = child.pid;
+    recordOwner(this.rootDir, this.lastPid);
 
     try {
       await this.waitReady(child, this.options.startTimeoutMs ?? 10_000);

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, test } from 'vitest';
+import { sweepStaleDirs } from '../src/index.js';
 import { pollUntil } from '../src/wait.js';
 import { isProcessGone } from './process.js';
 
@@ -17,6 +18,8 @@ const vitestCli = join(
 interface FixtureRun {
   child: ChildProcess;
   exited: Promise<number | null>;
+  /** The fixture's TMPDIR. */
+  tmpDir: string;
   /** Resolves with [nats-server PID, PID of the test worker that started it]. */
   pids: () => Promise<[number, number]>;
 }
@@ -68,7 +71,11 @@ function runFixture(file: string, env: Record<string, string>): FixtureRun {
         onTimeout: () => new Error(`fixture ${file} did not report its PIDs:\n${output}`),
       },
     );
-  return { child, exited, pids };
+  return { child, exited, pids, tmpDir: dir };
+}
+
+function launcherDirs(parent: string): string[] {
+  return readdirSync(parent).filter((name) => name.startsWith('nats-launcher-'));
 }
 
 function waitGone(pid: number): Promise<true> {
@@ -95,5 +102,15 @@ describe('no nats-server outlives its test process', () => {
     await waitGone(natsPid);
     run.child.kill('SIGKILL');
     await run.exited;
+
+    // The killed worker could not remove its directory; the next launcher use sweeps it.
+    expect(launcherDirs(run.tmpDir)).toHaveLength(1);
+    const foreign = mkdtempSync(join(run.tmpDir, 'nats-launcher-'));
+    writeFileSync(
+      join(foreign, 'owner.json'),
+      JSON.stringify({ ownerPid: process.pid, serverPid: 0 }),
+    );
+    sweepStaleDirs(run.tmpDir);
+    expect(launcherDirs(run.tmpDir)).toEqual([basename(foreign)]);
   });
 });
