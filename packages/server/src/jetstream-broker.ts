@@ -44,6 +44,14 @@ import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
 const MAX_PUBLISH_ATTEMPTS = 5;
 /** Wait before following again when the consumer stopped for good. */
 const REFOLLOW_DELAY_MS = 1_000;
+/** Timeout of stream and consumer management requests. */
+const ADMIN_TIMEOUT_MS = 5_000;
+/** Wait between attempts to set up the stream and consumer at start. */
+const SETUP_RETRY_MS = 500;
+/** Idle heartbeat the server sends on the consumer's pull. */
+const CONSUMER_HEARTBEAT_MS = 2_000;
+/** Lifetime of one pull request. */
+const CONSUMER_PULL_EXPIRES_MS = 10_000;
 /** How long close() lets the connection drain before closing it hard. */
 const DRAIN_TIMEOUT_MS = 2_000;
 
@@ -173,9 +181,7 @@ export class JetStreamBroker implements Broker {
     this.#watchConnection(nc);
     try {
       this.#js = jetstream(nc, { timeout: this.#options.publishTimeoutMs ?? 1_500 });
-      this.#jsm = await this.#attempt('create_jetstream', () => jetstreamManager(nc));
-      this.#streamCreated = (await this.#ensureStream(this.#jsm)).created;
-      await this.#follow(deadline);
+      await this.#setUp(nc, deadline);
     } catch (error) {
       await nc.close().catch(() => {});
       if (error instanceof StreamConfigMismatchError || error instanceof NatsStartError)
@@ -193,6 +199,29 @@ export class JetStreamBroker implements Broker {
       { broker: this.kind, stream: STREAM_SETTINGS.name, server: nc.getServer() },
       'JetStream broker ready',
     );
+  }
+
+  /**
+   * Sets up the stream and the consumer, retrying until the deadline: a NATS
+   * cluster may be electing a leader while this instance starts. A stream
+   * with other settings fails at once.
+   */
+  async #setUp(nc: NatsConnection, deadline: number): Promise<void> {
+    for (;;) {
+      try {
+        this.#jsm ??= await this.#attempt('create_jetstream', () =>
+          jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS }),
+        );
+        this.#streamCreated ??= (await this.#ensureStream(this.#jsm)).created;
+        await this.#follow(deadline);
+        return;
+      } catch (error) {
+        const retry = Date.now() + SETUP_RETRY_MS < deadline && this.#closePromise === undefined;
+        if (error instanceof StreamConfigMismatchError || !retry) throw error;
+        this.#logger.warn({ err: messageOf(error) }, 'JetStream setup failed; retrying');
+        await sleep(SETUP_RETRY_MS);
+      }
+    }
   }
 
   async #connect(deadline: number, startTimeoutMs: number): Promise<NatsConnection> {
@@ -315,7 +344,8 @@ export class JetStreamBroker implements Broker {
 
   /** Starts the ordered consumer; with a deadline, waits (until then) for the backlog. */
   async #follow(deadline?: number): Promise<void> {
-    const js = this.#js!;
+    // The admin timeout, not the short publish one: creating a consumer is a meta operation.
+    const js = this.#jsm!.jetstream();
     const consumer = await this.#attempt('create_consumer', () =>
       js.consumers.get(STREAM_SETTINGS.name, {
         // A single string becomes `filter_subject`, which nats-server 2.9 understands.
@@ -331,6 +361,10 @@ export class JetStreamBroker implements Broker {
     if (info.num_pending === 0) caughtUp();
     const messages = await this.#attempt('create_consumer', () =>
       consumer.consume({
+        // Two missed heartbeats (4 s) reveal a consumer lost with its NATS node
+        // even while our own connection is fine; it is then recreated.
+        idle_heartbeat: CONSUMER_HEARTBEAT_MS,
+        expires: CONSUMER_PULL_EXPIRES_MS,
         callback: (msg) => {
           this.#onMessage(msg);
           if (msg.info.pending === 0) caughtUp();
