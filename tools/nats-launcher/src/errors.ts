@@ -40,16 +40,20 @@ export class NatsServerNotFoundError extends NatsLauncherError {
 export class NatsServerStartError extends NatsLauncherError {
   /** The last lines nats-server wrote to stdout/stderr. */
   readonly outputTail: string;
+  /** PID of the process that failed to start (it has been killed), or 0 if none was spawned. */
+  readonly pid: number;
 
   constructor(
     code: 'nats_server_start_failed' | 'nats_server_start_timeout',
     message: string,
     outputTail: string,
+    pid: number,
     options?: ErrorOptions,
   ) {
     super(code, `${message}\n--- nats-server output (tail) ---\n${outputTail}`, options);
     this.name = 'NatsServerStartError';
     this.outputTail = outputTail;
+    this.pid = pid;
   }
 }
 

@@ -183,6 +183,7 @@ export class NatsServer implements AsyncDisposable {
             'nats_server_start_failed',
             `nats-server exited during start (code ${code}, signal ${signal}); config ${this.configPath}`,
             this.output.text(),
+            this.lastPid,
           ),
         ),
       );
@@ -192,6 +193,7 @@ export class NatsServer implements AsyncDisposable {
             'nats_server_start_failed',
             `nats-server could not be spawned: ${error.message}`,
             this.output.text(),
+            this.lastPid,
             { cause: error },
           ),
         ),
@@ -208,6 +210,7 @@ export class NatsServer implements AsyncDisposable {
               'nats_server_start_timeout',
               `nats-server did not become ready within ${timeoutMs} ms`,
               this.output.text(),
+              this.lastPid,
             ),
           ),
         timeoutMs,
@@ -223,6 +226,7 @@ export class NatsServer implements AsyncDisposable {
             'nats_server_start_timeout',
             `nats-server listened but /healthz was not ok within ${timeoutMs} ms`,
             this.output.text(),
+            this.lastPid,
           );
         }
         await delay(50);

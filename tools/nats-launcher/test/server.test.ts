@@ -101,5 +101,15 @@ describe('startNatsServer', () => {
     expect(error.code).toBe('nats_server_start_failed');
     expect(error.message).toContain('nats-server output');
     expect(error.outputTail).toMatch(/Parse error/);
+    expect(isProcessGone(error.pid)).toBe(true);
+  });
+
+  test('a server not ready in time fails with a timeout and is killed', async () => {
+    const error = await startNatsServer({ startTimeoutMs: 1 }).catch((e) => e);
+    expect(error).toBeInstanceOf(NatsServerStartError);
+    expect(error.code).toBe('nats_server_start_timeout');
+    expect(error.message).toMatch(/within 1 ms/);
+    expect(error.pid).toBeGreaterThan(0);
+    expect(isProcessGone(error.pid)).toBe(true);
   });
 });
