@@ -31,6 +31,7 @@ export interface SubscriberSnapshot {
   writableLength: number;
 }
 
+// [spec] A line starting with `:` is an SSE comment: clients ignore it, proxies see traffic.
 const KEEPALIVE = toBuffer(KEEPALIVE_FRAME);
 
 /**

@@ -11,6 +11,7 @@ import type { StreamSink } from './subscriber.js';
  * close-delimited body (RFC 9112 §9.3, §9.6). Never compressed.
  */
 export function streamHead(date: Date): string {
+  // [spec] text/event-stream is the only content type an EventSource accepts.
   return (
     'HTTP/1.1 200 OK\r\n' +
     'Content-Type: text/event-stream\r\n' +

@@ -46,6 +46,8 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     const preamble: Uint8Array[] = [];
     if (retryFrame) preamble.push(retryFrame);
     const latest = hub.broker.latest(environment);
+    // [spec] A reconnecting EventSource sends the last `id:` it saw as Last-Event-ID;
+    // the initial event is skipped unless the latest is newer.
     if (latest !== undefined && latest > (lastEventIdOf(request) ?? 0)) {
       preamble.push(hub.frameFor(latest));
       hub.counters.writesData++;
