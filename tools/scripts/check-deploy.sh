@@ -4,6 +4,8 @@
 #     and agree with each other (selectors, probes, ports, grace period);
 #   - the Grafana dashboard is valid JSON, uses only the datasource variable,
 #     and queries only metrics documented in docs/operations.md;
+#   - the configuration table of docs/operations.md lists exactly the variables
+#     apps/sse/src/config.ts reads (plus ones marked "Not implemented yet");
 #   - nginx accepts the load balancer config (nginx -t, upstream hosts mapped
 #     to 127.0.0.1 because compose service names do not resolve here);
 #   - nats-server accepts the NATS config (nats-server -t);
@@ -152,6 +154,29 @@ for p in d["panels"]:
             base = re.sub(r"_(bucket|sum|count)$", "", m)
             if m not in documented and base not in documented:
                 errors.append(f"panel {p['title']!r} queries {m}, which docs/operations.md does not document")
+for e in errors:
+    print("  " + e, file=sys.stderr)
+sys.exit(1 if errors else 0)
+EOF
+
+# ------------------------------------------------- configuration reference
+if python3 - <<'EOF'; then ok "docs/operations.md configuration table matches apps/sse/src/config.ts"; else bad "docs/operations.md configuration table vs apps/sse/src/config.ts"; fi
+import re, sys
+code = open("apps/sse/src/config.ts").read()
+in_code = set(re.findall(r"'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|PORT|HOST)'", code))
+doc = open("docs/operations.md").read()
+table = doc[doc.index("<!-- config-table:start -->"):doc.index("<!-- config-table:end -->")]
+in_doc, planned = set(), set()
+for line in table.splitlines()[3:]:
+    first = line.split("|")[1]
+    names = set(re.findall(r"`([A-Z0-9_]+)`", first))
+    in_doc |= names
+    if "Not implemented yet" in line:
+        planned |= names
+errors = [f"{v} is read by config.ts but not documented" for v in sorted(in_code - in_doc)]
+errors += [f"{v} is documented but config.ts does not read it (mark it 'Not implemented yet')"
+           for v in sorted(in_doc - in_code - planned)]
+errors += [f"{v} is marked 'Not implemented yet' but config.ts reads it" for v in sorted(planned & in_code)]
 for e in errors:
     print("  " + e, file=sys.stderr)
 sys.exit(1 if errors else 0)

@@ -26,8 +26,6 @@ PODMAN=(podman $PODMAN_FLAGS)
 # This host allows at most 20,000 open files and 32,768 processes to a
 # container (podman's defaults are higher and runc fails to set them).
 LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
-# No systemd here to run health checks on a timer; `podman healthcheck run` still works.
-HEALTH=(--health-interval disable)
 # What the Kubernetes manifests enforce: read-only root, no capabilities.
 HARDENING=(--read-only --cap-drop ALL --security-opt no-new-privileges)
 TOKEN="smoke-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
@@ -93,7 +91,7 @@ publish() {
 # ----------------------------------------------------------------- part 1
 log "1. embedded broker, --network none, checks from inside the container"
 c1="$NAME-embedded"
-"${PODMAN[@]}" run -d --name "$c1" --network none "${LIMITS[@]}" "${HEALTH[@]}" "${HARDENING[@]}" \
+"${PODMAN[@]}" run -d --name "$c1" --network none "${LIMITS[@]}" "${HARDENING[@]}" \
   -e SSE_AUTHENTICATION_TOKEN="$TOKEN" "$IMAGE" >/dev/null
 containers+=("$c1")
 # The probe script runs in the container's node, against its own port.
@@ -175,7 +173,7 @@ pass "NATS cluster up: $nats_urls"
 sse_ports=($((BASE_PORT + 31)) $((BASE_PORT + 32)))
 for i in 0 1; do
   c="$NAME-sse-$((i + 1))"
-  "${PODMAN[@]}" run -d --name "$c" --network host "${LIMITS[@]}" "${HEALTH[@]}" "${HARDENING[@]}" \
+  "${PODMAN[@]}" run -d --name "$c" --network host "${LIMITS[@]}" "${HARDENING[@]}" \
     --stop-timeout 45 \
     -e HOST=127.0.0.1 -e PORT="${sse_ports[$i]}" -e NATS_URL="$nats_urls" \
     -e STREAM_REPLICAS=3 -e SSE_AUTHENTICATION_TOKEN="$TOKEN" -e LOG_LEVEL=info \
