@@ -505,6 +505,7 @@ export class JetStreamBroker implements Broker {
     const payload = encodeUpdateMessage(updatedAt);
     const msgID = messageIdFor(environment, updatedAt);
     let expected = this.#store.get(environment)?.sequence ?? 0;
+    let readBack = false;
     for (let attempt = 1; attempt <= MAX_PUBLISH_ATTEMPTS; attempt++) {
       this.#assertReady();
       const known = this.#store.get(environment);
@@ -512,7 +513,9 @@ export class JetStreamBroker implements Broker {
         // An older timestamp than the known latest needs no write at all.
         if (updatedAt === known.updatedAt) return 'duplicate';
         if (updatedAt < known.updatedAt) return 'stale';
-        expected = Math.max(expected, known.sequence);
+        // Once read back from the stream, that sequence wins over memory (which
+        // may be from a stream since recreated).
+        if (!readBack) expected = known.sequence;
       }
       try {
         const ack = await Promise.race([
@@ -532,6 +535,7 @@ export class JetStreamBroker implements Broker {
       // Another writer moved the subject: learn what it wrote, then decide again.
       const last = await this.#readLast(subject);
       expected = last?.sequence ?? 0;
+      readBack = true;
       if (last?.updatedAt !== undefined) {
         this.#accept(environment, last.updatedAt, last.storedAt, last.sequence);
       }

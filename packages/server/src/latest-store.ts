@@ -78,10 +78,12 @@ export class LatestStore {
       this.noteSequence(environment, sequence);
       return false;
     }
+    // The sequence of a newer update is the subject's last one, even if lower
+    // than what was known (a recreated stream starts again at 1).
     this.#entries.set(environment, {
       updatedAt,
       storedAt,
-      sequence: Math.max(sequence, current?.sequence ?? 0),
+      sequence: sequence > 0 ? sequence : (current?.sequence ?? 0),
     });
     this.#ensureSweeper();
     return true;

@@ -208,7 +208,8 @@ describe('JetStreamBroker with a memory stream', () => {
     const b = await startJetStreamBroker([nats.url], brokers, { storage: 'memory' });
     const seenByB = recordUpdates(b);
     const env = newEnvironment();
-    for (let i = 1; i <= 5; i++) await a.publish(newEnvironment(), i);
+    const before = newEnvironment();
+    for (let i = 1; i <= 5; i++) await a.publish(before, i);
     await nats.restart();
     await waitFor(() => a.state === 'ready' && b.state === 'ready', 'both reconnect', 10_000);
     // The new stream's sequences start at 1 again; delivery must not wait for the old cursor.
@@ -219,6 +220,9 @@ describe('JetStreamBroker with a memory stream', () => {
     );
     await waitFor(() => b.latest(env) === 50.5, 'B follows the new stream', 10_000);
     expect(timestampsOf(seenByB, env)).toEqual([50.5]);
+    // An environment remembered from the old stream (at a higher sequence) still publishes.
+    expect(await a.publish(before, 6)).toBe('published');
+    await waitFor(() => b.latest(before) === 6, 'B receives it');
   });
 });
 
@@ -238,6 +242,30 @@ describe('JetStreamBroker start', () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NatsStartError);
     expect((error as Error).message).toContain(url);
+  });
+
+  it('authenticates with user and password, and fails clearly without them', async () => {
+    await using nats = await startNatsServer({
+      config: 'authorization { user: "flagsmith", password: "s3cret-pass" }',
+    });
+    const broker = await startJetStreamBroker([nats.url], brokers, {
+      credentials: { user: 'flagsmith', pass: 's3cret-pass' },
+    });
+    expect(broker.state).toBe('ready');
+    const error = await startJetStreamBroker([nats.url], brokers, {
+      startTimeoutMs: 300,
+      reconnectTimeWaitMs: 100,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NatsStartError);
+    expect((error as Error).message).not.toContain('s3cret-pass');
+  });
+
+  it('authenticates with a token', async () => {
+    await using nats = await startNatsServer({ config: 'authorization { token: "t0ken-value" }' });
+    const broker = await startJetStreamBroker([nats.url], brokers, {
+      credentials: { token: 't0ken-value' },
+    });
+    expect(broker.state).toBe('ready');
   });
 
   it('lists every differing setting of an existing stream', async () => {

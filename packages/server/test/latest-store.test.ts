@@ -53,3 +53,18 @@ describe('LatestStore', () => {
     expect(store.latest('b')).toBe(1);
   });
 });
+
+describe('LatestStore sequences', () => {
+  it('takes the sequence of each newer update and only raises it otherwise', () => {
+    const store = new LatestStore();
+    store.offer('env', 10, Date.now(), 40);
+    expect(store.get('env')?.sequence).toBe(40);
+    store.offer('env', 9, Date.now(), 41);
+    store.noteSequence('env', 39);
+    expect(store.get('env')).toMatchObject({ updatedAt: 10, sequence: 41 });
+    // A newer update stored at a lower sequence (recreated stream) resets it.
+    store.offer('env', 11, Date.now(), 3);
+    expect(store.get('env')).toMatchObject({ updatedAt: 11, sequence: 3 });
+    store.close();
+  });
+});
