@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import { afterEach, describe, expect, it } from 'vitest';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
@@ -94,5 +95,42 @@ describe('the service process', () => {
     expect(r.stderr()).toContain('PORT');
     expect(r.stderr()).toContain('KEEPALIVE_INTERVAL');
     expect(r.stderr()).toContain('STREAM_STORAGE');
+  });
+
+  it('runs on NATS with a configured token and drains on SIGTERM: streams end across the window, exit 0', async () => {
+    await using nats = await startNatsServer();
+    const r = run({
+      PORT: '0',
+      NATS_URL: nats.url,
+      STREAM_STORAGE: 'memory',
+      SSE_AUTHENTICATION_TOKEN: 'configured-secret',
+      DRAIN_WINDOW: '0.6',
+    });
+    const { url, port } = await listening(r);
+    expect(r.stderr()).not.toContain('configured-secret');
+    expect(r.stdout()).toContain('"broker":"jetstream"');
+    const streams = await Promise.all(Array.from({ length: 6 }, () => SseClient.open(port, 'abc')));
+    await Promise.all(streams.map((s) => s.until((t) => t.includes('\r\n\r\n'), 'the head')));
+    const res = await fetch(`${url}/sse/environments/abc/queue-change`, {
+      method: 'POST',
+      headers: { authorization: 'Token configured-secret' },
+      body: '{"updated_at": 1735229888.76}',
+    });
+    expect(res.status).toBe(200);
+    await Promise.all(
+      streams.map((s) => s.until((t) => t.endsWith(frame('1735229888.76')), 'the update')),
+    );
+
+    const signalledAt = Date.now();
+    r.child.kill('SIGTERM');
+    const endedAt = await Promise.all(
+      streams.map(async (s) => {
+        await waitFor(() => s.isEnded, 'the stream ended by the drain');
+        return Date.now() - signalledAt;
+      }),
+    );
+    expect(await r.exited).toBe(0);
+    expect(Math.max(...endedAt) - Math.min(...endedAt)).toBeGreaterThanOrEqual(300);
+    expect(r.stdout()).not.toContain('configured-secret');
   });
 });
