@@ -135,7 +135,7 @@ export class NatsCluster implements AsyncDisposable {
       timeout: 1_000,
     });
     try {
-      return await use(await jetstreamManager(nc, { timeout: 2_000, checkAPI: false }));
+      return await use(await jetstreamManager(nc, { timeout: 1_000, checkAPI: false }));
     } finally {
       await nc.close();
     }
