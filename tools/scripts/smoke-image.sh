@@ -32,6 +32,7 @@ TOKEN="smoke-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 WORK="$(mktemp -d /tmp/fsrt-smoke.XXXXXX)"
 NAME="fsrt-smoke-$$"
 pids=()
+nats_pids=()
 containers=()
 
 log() { printf '\n== %s\n' "$*"; }
@@ -162,6 +163,7 @@ for i in 1 2 3; do
     --cluster_name flagsmith-rt --cluster "nats://127.0.0.1:$cluster" --routes "$routes" \
     >"$WORK/nats-$i.log" 2>&1 &
   pids+=($!)
+  nats_pids+=($!)
   nats_urls+="${nats_urls:+,}nats://127.0.0.1:$client"
 done
 for i in 1 2 3; do
@@ -284,6 +286,32 @@ pass "instance 1: SIGTERM drained and exited 0 in $((SECONDS - start)) s"
 status="$(publish "$lb" smokeEnv2 1735230000.25)"
 [[ "$status" =~ ^2 ]] || fail "publish through nginx with one instance stopped answered $status"
 pass "publish through nginx with instance 1 stopped: $status (nginx routed around it)"
+
+# A NATS node is lost (SIGKILL of the stream leader): publishing pauses while
+# a new leader is elected, then works; streams keep receiving updates.
+subscribe "$lb/sse/environments/smokeEnv2/stream" "$WORK/after-failover"
+wait_for "stream through nginx to instance 2" 10 grep -qi '^HTTP/1.1 200' "$WORK/after-failover.headers"
+leader="$(curl -fsS "http://127.0.0.1:$((BASE_PORT + 21))/jsz?accounts=true&streams=true" | python3 -c '
+import json, sys
+for account in json.load(sys.stdin).get("account_details", []):
+    for stream in account.get("stream_detail", []):
+        if stream["name"] == "environments-stream":
+            print(stream["cluster"]["leader"].removeprefix("nats-"))
+')"
+[[ "$leader" =~ ^[123]$ ]] || fail "could not find the leader of environments-stream (got '$leader')"
+victim="${nats_pids[$((leader - 1))]}"
+{
+  kill -9 "$victim"
+  wait "$victim"
+} 2>/dev/null || true
+start=$SECONDS
+until status="$(publish "$lb" smokeEnv2 1735230001.125)" && [[ "$status" =~ ^2 ]]; do
+  ((SECONDS - start < 30)) || fail "no publish succeeded within 30 s of losing NATS node $leader (last $status)"
+  sleep 0.5
+done
+pass "NATS node $leader (stream leader) killed: publishing answered $status again after $((SECONDS - start)) s"
+wait_for "update after failover" 15 grep -qF 'data: {"updated_at": 1735230001.125}' "$WORK/after-failover"
+pass "a stream through nginx received the update published after the failover"
 
 if [[ "${KEEP:-0}" == 1 ]]; then
   echo "load balancer: $lb  instances: ${sse_ports[*]}  NATS: $nats_urls  token: $TOKEN"
