@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const MAIN = inject('mainPath');
 
 interface Running {
   child: ChildProcess;
