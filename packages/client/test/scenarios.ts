@@ -271,6 +271,27 @@ export function describeClientBehaviour(name: string, runtime: () => ClientRunti
       await rt().close(id);
     });
 
+    it('drops and reconnects a stream that overflows the parser buffer', async () => {
+      // One endless line: without the parser's limit it would be buffered forever.
+      const fixed = await startFixedServer({ stream: `data: ${'x'.repeat(4096)}` });
+      started.push(fixed);
+      const id = await open({ baseUrl: fixed.url, environmentKey: newKey(), maxBufferSize: 1024 });
+      const s = await until(id, 'a reconnect', (s) => s.connections.length >= 2);
+      await rt().close(id);
+      expect(s.errors[0]).toEqual({ code: 'buffer_overflow', retryable: true });
+      expect(s.connections[0]!.ended).toBe(true);
+      expect(s.updates).toEqual([]);
+    });
+
+    it('treats a 200 that is not text/event-stream as fatal', async () => {
+      const fixed = await startFixedServer({ status: 200 });
+      started.push(fixed);
+      const id = await open({ baseUrl: fixed.url, environmentKey: newKey() });
+      const s = await until(id, 'closed', (s) => s.state === 'closed');
+      expect(s.errors).toEqual([{ code: 'invalid_content_type', retryable: false, status: 200 }]);
+      expect(fixed.requests).toBe(1);
+    });
+
     it('stops on 204 No Content', async () => {
       const fixed = await startFixedServer({ status: 204 });
       started.push(fixed);

@@ -12,6 +12,7 @@ export interface ProbeConfig {
   livenessTimeoutMs?: number;
   backoff?: BackoffOptions;
   lastEventIdIn?: 'header' | 'query';
+  maxBufferSize?: number;
 }
 
 /** One stream request the client made, as seen by a recording `fetch`. */
@@ -135,6 +136,7 @@ export function createHarness(subscribe: (options: SubscribeOptions) => Subscrip
         livenessTimeoutMs: config.livenessTimeoutMs,
         backoff: config.backoff,
         lastEventIdIn: config.lastEventIdIn,
+        maxBufferSize: config.maxBufferSize,
         fetch: recordingFetch,
         fetchFlags,
         onUpdate: (updatedAt) => snapshot.updates.push(updatedAt),
