@@ -132,7 +132,7 @@ export class Hub {
     const now = this.now();
     let written = 0;
     for (const subscriber of set) {
-      if (subscriber.blockedSince !== 0) {
+      if (subscriber.blockedSince !== 0 || subscriber.closing) {
         // Updates only move forward, so the newest is the only one worth keeping.
         subscriber.pendingAt = update.updatedAt;
         continue;
@@ -154,8 +154,10 @@ export class Hub {
     let keepalives = 0;
     for (const set of this.environments.values()) {
       for (const subscriber of set) {
+        // Ended by the drain (or already dropped): nothing more may be written.
+        if (subscriber.closing) continue;
         if (subscriber.blockedSince !== 0) {
-          if (subscriber.blockedSince <= blockedBefore && !subscriber.closing) {
+          if (subscriber.blockedSince <= blockedBefore) {
             subscriber.closing = true;
             this.counters.slowSubscribersDropped++;
             subscriber.sink.destroy();
@@ -216,8 +218,9 @@ export class Hub {
   }
 
   private onDrain(subscriber: Subscriber): void {
+    if (subscriber.closing) return;
     subscriber.blockedSince = 0;
-    if (subscriber.pendingAt === 0 || subscriber.closing) return;
+    if (subscriber.pendingAt === 0) return;
     const now = this.now();
     const frame = this.frameFor(subscriber.pendingAt);
     subscriber.pendingAt = 0;

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AUTH, buildTestApp, listen, SwitchableBroker } from './helpers/http-app.js';
@@ -261,5 +262,27 @@ describe('closing', () => {
     // Batches go out across the window, not all at once.
     expect(endedAt[0]).toBeLessThan(200);
     expect(endedAt[endedAt.length - 1]).toBeGreaterThanOrEqual(400);
+  });
+
+  it('writes nothing more to a stream it ended, even while the client keeps its side open', async () => {
+    const { broker, port } = await start({ drainWindowMs: 0, keepAliveIntervalMs: 50 });
+    // allowHalfOpen: the client reads the server's FIN but does not close, so the
+    // server-side socket stays registered, ended, until the drain destroys it.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const received: Buffer[] = [];
+    socket.on('data', (c: Buffer) => received.push(c));
+    const sawEnd = new Promise<void>((resolve) => socket.once('end', () => resolve()));
+    socket.write(`GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await streamsOpen(1);
+    const hub = (app as FastifyInstance).realtimeHub;
+    const closing = (app as FastifyInstance).close();
+    await sawEnd;
+    await broker.publish(ENV, 1735229888.76);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // several keep-alive sweeps
+    socket.end();
+    await closing;
+    app = undefined;
+    expect(hub.counters.writeErrorsData + hub.counters.writeErrorsKeepalive).toBe(0);
+    expect(Buffer.concat(received).toString('latin1')).not.toContain('data:');
   });
 });
