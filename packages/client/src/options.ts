@@ -19,6 +19,11 @@ export interface StateChange {
   error?: RealtimeError;
   /** With `waiting`: milliseconds until the next connection attempt. */
   delayMs?: number;
+  /**
+   * With `waiting`: how many connections in a row failed or ended before
+   * staying healthy (1 after a healthy connection ended); drives the backoff.
+   */
+  attempt?: number;
 }
 
 /** The `fetch` the client needs: any standard `fetch` fits. */

@@ -274,7 +274,7 @@ export function subscribe(options: SubscribeOptions): Subscription {
         return;
       }
       const delayMs = nextDelay();
-      setState({ state: 'waiting', error: reason, delayMs });
+      setState({ state: 'waiting', error: reason, delayMs, attempt });
       await sleep(delayMs);
     }
   }

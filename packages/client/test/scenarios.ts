@@ -292,6 +292,27 @@ export function describeClientBehaviour(name: string, runtime: () => ClientRunti
       expect(fixed.requests).toBe(1);
     });
 
+    it('grows the backoff while connections fail and resets it after a healthy one', async () => {
+      const backoff = { baseMs: 20, capMs: 10_000, resetAfterMs: 150 };
+      const brief = await startFixedServer({ stream: ': hello\n\n', closeAfterMs: 0 });
+      const healthy = await startFixedServer({ stream: ': hello\n\n', closeAfterMs: 300 });
+      started.push(brief, healthy);
+      const failing = await open({ baseUrl: brief.url, environmentKey: newKey(), backoff });
+      const steady = await open({ baseUrl: healthy.url, environmentKey: newKey(), backoff });
+      const a = await until(failing, 'four quick ends', (s) => s.waits.length >= 4);
+      const b = await until(steady, 'three healthy ends', (s) => s.waits.length >= 3);
+      await rt().close(failing);
+      await rt().close(steady);
+      expect(a.waits.slice(0, 4).map((w) => w.attempt)).toEqual([1, 2, 3, 4]);
+      for (const w of a.waits) expect(w.delayMs).toBeLessThan(20 * 2 ** (w.attempt - 1));
+      expect(b.waits.slice(0, 3).map((w) => w.attempt)).toEqual([1, 1, 1]);
+      expect(b.errors.slice(0, 3).map((e) => e.code)).toEqual([
+        'stream_ended',
+        'stream_ended',
+        'stream_ended',
+      ]);
+    });
+
     it('stops on 204 No Content', async () => {
       const fixed = await startFixedServer({ status: 204 });
       started.push(fixed);

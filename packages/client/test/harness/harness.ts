@@ -37,6 +37,8 @@ export interface ProbeSnapshot {
   /** Argument of each fetchFlags call, and the subscription's `updatedAt` at that moment. */
   fetches: { updatedAt: number; baseline: number | undefined }[];
   states: string[];
+  /** Each `waiting` change: the drawn delay and the attempt number. */
+  waits: { delayMs: number; attempt: number }[];
   errors: { code: string; retryable: boolean; status?: number }[];
   connections: ConnectionRecord[];
 }
@@ -76,6 +78,7 @@ export function createHarness(subscribe: (options: SubscribeOptions) => Subscrip
         updates: [],
         fetches: [],
         states: [],
+        waits: [],
         errors: [],
         connections: [],
       };
@@ -140,7 +143,10 @@ export function createHarness(subscribe: (options: SubscribeOptions) => Subscrip
         fetch: recordingFetch,
         fetchFlags,
         onUpdate: (updatedAt) => snapshot.updates.push(updatedAt),
-        onStateChange: ({ state }) => snapshot.states.push(state),
+        onStateChange: ({ state, delayMs, attempt }) => {
+          snapshot.states.push(state);
+          if (state === 'waiting') snapshot.waits.push({ delayMs: delayMs!, attempt: attempt! });
+        },
         onError: (error) =>
           snapshot.errors.push({
             code: error.code,

@@ -16,7 +16,12 @@ export interface FixedServer {
 }
 
 /** What the server answers to every request. */
-export type FixedAnswer = { status: number; retryAfter?: number } | { stream: string };
+export type FixedAnswer =
+  | { status: number; retryAfter?: number }
+  | {
+      stream: string /** End the response this long after the stream was written. */;
+      closeAfterMs?: number;
+    };
 
 /** Starts a {@link FixedServer} on a random port of 127.0.0.1. */
 export async function startFixedServer(answer: FixedAnswer): Promise<FixedServer> {
@@ -41,6 +46,7 @@ export async function startFixedServer(answer: FixedAnswer): Promise<FixedServer
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     res.write(answer.stream);
+    if (answer.closeAfterMs !== undefined) setTimeout(() => res.end(), answer.closeAfterMs);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
