@@ -8,9 +8,13 @@ export type FetchFlags = (updatedAt: number, signal: AbortSignal) => Promise<unk
 export interface UpdateTrackerOptions {
   /** Timestamp the application already has, if any. */
   baseline: number | undefined;
+  /** Told each timestamp the baseline moves to. */
   onUpdate: ((updatedAt: number) => void) | undefined;
+  /** Run for each newer timestamp before the baseline moves, if given. */
   fetchFlags: FetchFlags | undefined;
+  /** Paces the retries of a failed `fetchFlags`. */
   backoff: ResolvedBackoff;
+  /** Receives every failure (never throws). */
   report: (error: RealtimeError) => void;
 }
 
