@@ -1,14 +1,17 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Harness } from './harness/harness.js';
 import { type ClientRuntime, describeClientBehaviour } from './scenarios.js';
+import { startSse } from './support/sse-server.js';
 
 // Functions passed to page.evaluate are serialised, so each one names the page's globals itself.
 /** What the bundled entry (`browser/entry.ts`) puts on the page's global object. */
@@ -90,3 +93,30 @@ const chromiumRuntime: ClientRuntime = {
 };
 
 describeClientBehaviour('Chromium', () => chromiumRuntime);
+
+it('examples/browser shows updates from the service and stops on close()', async () => {
+  const sse = await startSse();
+  const serve = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '..', 'examples', 'browser', 'serve.mjs')],
+    {
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const example = await context!.newPage();
+  try {
+    const [line] = (await once(createInterface({ input: serve.stdout }), 'line')) as [string];
+    const origin = /http:\/\/127\.0\.0\.1:\d+/.exec(line)![0];
+    await example.goto(`${origin}/?key=example_env&baseUrl=${encodeURIComponent(sse.url)}&api=`);
+    await example.locator('#state', { hasText: 'open' }).waitFor();
+    await sse.publish('example_env', 1_735_229_888.76);
+    await example.locator('#updates li', { hasText: '2024-12-26T16:18:08.760Z' }).waitFor();
+    await example.click('#close');
+    expect(await example.textContent('#state')).toBe('closed');
+  } finally {
+    await example.close();
+    serve.kill('SIGTERM');
+    await sse.stop();
+  }
+});

@@ -15,12 +15,14 @@ const app = bundle.outputFiles[0].text;
 const html = await readFile(new URL('index.html', here), 'utf8');
 const port = Number(process.env.PORT ?? 8080);
 
-createServer((req, res) => {
+const server = createServer((req, res) => {
   if (req.url?.startsWith('/app.js')) {
     res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(app);
   } else {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html);
   }
-}).listen(port, '127.0.0.1', () =>
-  console.log(`open http://127.0.0.1:${port}/?key=<environment key>`),
-);
+});
+server.listen(port, '127.0.0.1', () => {
+  console.log(`open http://127.0.0.1:${server.address().port}/?key=<environment key>`);
+});
+process.once('SIGTERM', () => server.close());
