@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# Runs deploy/compose/compose.yaml with podman-compose on a host that cannot
+# pull images, and checks the stack works: three NATS nodes, two SSE
+# instances, nginx, Prometheus (Grafana is left out: no image can be made
+# for it here).
+#
+# The third-party images are replaced by local stand-ins built from this
+# host's binaries on the base image of tools/scripts/build-image.sh:
+#   nats:2.10-alpine        -> /usr/sbin/nats-server (Debian, 2.9.x) + wget
+#   nginx:1.27-alpine       -> Debian's nginx-light (apt, over --network host)
+#   prom/prometheus:v2.54.1 -> /usr/bin/prometheus (Debian)
+# The SSE service uses the real image (localhost/flagsmith-rt/sse:dev).
+# Everything else (commands, config mounts, volumes, healthchecks, networks,
+# ports) comes from compose.yaml unchanged; the override only swaps images and
+# sets ulimits this host can grant.
+#
+#   tools/scripts/compose-smoke.sh
+#
+# Needs: apt-get install -y podman-compose nats-server prometheus; the base and
+# app images (tools/scripts/build-image.sh). Uses host ports 8088 and 9090.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BASE_IMAGE="${BASE_IMAGE:-localhost/flagsmith-rt/node-base:20-bookworm}"
+APP_IMAGE="${APP_IMAGE:-localhost/flagsmith-rt/sse:dev}"
+WORK="$(mktemp -d /tmp/fsrt-compose.XXXXXX)"
+COMPOSE_FILE="$REPO_ROOT/deploy/compose/compose.yaml"
+PROJECT="fsrt-compose-smoke"
+PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
+LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
+readers=()
+
+pass() { printf 'PASS %s\n' "$*"; }
+fail() {
+  printf 'FAIL %s\n' "$*" >&2
+  exit 1
+}
+wait_for() {
+  local what="$1" timeout="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || fail "$what (waited ${timeout}s)"
+    sleep 0.5
+  done
+}
+
+# podman-compose calls plain `podman`: point it at runc and cgroupfs (no systemd).
+cat >"$WORK/containers.conf" <<'EOF'
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+export CONTAINERS_CONF="$WORK/containers.conf"
+SSE_AUTHENTICATION_TOKEN="compose-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+export SSE_AUTHENTICATION_TOKEN
+compose() {
+  podman-compose -p "$PROJECT" -f "$COMPOSE_FILE" -f "$WORK/override.yaml" "$@" >>"$WORK/compose.log" 2>&1
+}
+
+cleanup() {
+  local rc=$?
+  for p in "${readers[@]}"; do kill "$p" 2>/dev/null || true; done
+  compose down -v || true
+  "${PODMAN[@]}" network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
+  if [[ $rc -ne 0 ]]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+for image in "$BASE_IMAGE" "$APP_IMAGE"; do
+  "${PODMAN[@]}" image exists "$image" || fail "no image $image: run tools/scripts/build-image.sh"
+done
+
+echo "== stand-in images for nats, nginx, prometheus"
+cp "$(command -v nats-server)" "$(command -v prometheus)" "$WORK/"
+cat >"$WORK/Containerfile.nats" <<EOF
+FROM $BASE_IMAGE
+RUN apt-get update && apt-get install -y --no-install-recommends wget && rm -rf /var/lib/apt/lists/*
+COPY nats-server /usr/local/bin/nats-server
+ENTRYPOINT ["nats-server"]
+EOF
+cat >"$WORK/Containerfile.nginx" <<EOF
+FROM $BASE_IMAGE
+RUN apt-get update && apt-get install -y --no-install-recommends nginx-light && rm -rf /var/lib/apt/lists/*
+STOPSIGNAL SIGQUIT
+ENTRYPOINT ["nginx", "-g", "daemon off;"]
+EOF
+cat >"$WORK/Containerfile.prometheus" <<EOF
+FROM $BASE_IMAGE
+COPY prometheus /bin/prometheus
+RUN mkdir -p /prometheus && chown nobody:nogroup /prometheus
+USER nobody
+WORKDIR /prometheus
+ENTRYPOINT ["/bin/prometheus"]
+EOF
+for n in nats nginx prometheus; do
+  "${PODMAN[@]}" build -q --network host "${LIMITS[@]}" -f "$WORK/Containerfile.$n" \
+    -t "localhost/fsrt-standin/$n:dev" "$WORK" >>"$WORK/build.log" 2>&1 ||
+    fail "building the $n stand-in (see $WORK/build.log)"
+done
+pass "stand-in images built"
+
+cat >"$WORK/override.yaml" <<EOF
+x-limits: &limits
+  nofile: { soft: 20000, hard: 20000 }
+  nproc: { soft: 32768, hard: 32768 }
+services:
+  nats-1: { image: localhost/fsrt-standin/nats:dev, ulimits: *limits }
+  nats-2: { image: localhost/fsrt-standin/nats:dev, ulimits: *limits }
+  nats-3: { image: localhost/fsrt-standin/nats:dev, ulimits: *limits }
+  sse-1: { image: $APP_IMAGE, ulimits: *limits }
+  sse-2: { image: $APP_IMAGE, ulimits: *limits }
+  lb: { image: localhost/fsrt-standin/nginx:dev, ulimits: *limits }
+  prometheus: { image: localhost/fsrt-standin/prometheus:dev, ulimits: *limits }
+EOF
+
+echo "== podman-compose up (all services but grafana)"
+compose up -d --no-build nats-1 nats-2 nats-3 sse-1 sse-2 lb prometheus || fail "compose up (see $WORK/compose.log)"
+# podman-compose 1.0 does not wait for depends_on conditions and podman has no
+# systemd to run health checks on a timer: run each container's check here.
+for s in nats-1 nats-2 nats-3 sse-1 sse-2; do
+  wait_for "$s healthy (its compose/image healthcheck)" 60 \
+    "${PODMAN[@]}" healthcheck run "${PROJECT}_${s}_1"
+done
+pass "healthchecks pass: nats-1..3 (wget /healthz?js-enabled-only=true), sse-1..2 (image HEALTHCHECK)"
+wait_for "load balancer /readyz" 30 curl -fsS -m 2 http://127.0.0.1:8088/readyz
+pass "nginx on :8088 -> /readyz 200"
+
+for i in 1 2 3 4; do
+  curl -sN -m 30 http://127.0.0.1:8088/sse/environments/composeEnv/stream >"$WORK/stream-$i" &
+  readers+=($!)
+done
+sleep 1
+status="$(curl -s -o "$WORK/publish" -w '%{http_code}' -X POST \
+  http://127.0.0.1:8088/sse/environments/composeEnv/queue-change \
+  -H "Authorization: Token $SSE_AUTHENTICATION_TOKEN" -H 'Content-Type: application/json' \
+  -d '{"updated_at": "2024-12-26T16:18:08.760000+00:00"}')"
+[[ "$status" == 200 || "$status" == 202 ]] || fail "publish through nginx: $status $(cat "$WORK/publish")"
+for i in 1 2 3 4; do
+  wait_for "update on stream $i" 10 grep -qF 'data: {"updated_at": 1735229888.76}' "$WORK/stream-$i"
+done
+pass "4 streams through nginx (least_conn over sse-1 and sse-2) got the update published once"
+
+sse1="$("${PODMAN[@]}" logs "${PROJECT}_sse-1_1" 2>&1 | grep -c '"broker":"jetstream"' || true)"
+if [[ "$sse1" -ge 1 ]]; then
+  pass "sse-1 uses the JetStream broker (NATS_URL from compose.yaml)"
+else
+  fail "sse-1 does not log the JetStream broker"
+fi
+
+echo "== stop nats-2: publishing continues"
+compose stop nats-2
+start=$SECONDS
+until [[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+  http://127.0.0.1:8088/sse/environments/composeEnv/queue-change \
+  -H "Authorization: Token $SSE_AUTHENTICATION_TOKEN" -H 'Content-Type: application/json' \
+  -d '{"updated_at": 1735229999.5}')" =~ ^2 ]]; do
+  ((SECONDS - start < 30)) || fail "publishing did not recover within 30 s of stopping nats-2"
+  sleep 0.5
+done
+pass "with nats-2 stopped, publishing answered 2xx after $((SECONDS - start)) s"
+
+echo "== Prometheus on :9090 (deploy/prometheus/prometheus.yml)"
+wait_for "Prometheus ready" 30 curl -fsS -m 2 http://127.0.0.1:9090/-/ready
+targets_up() {
+  curl -fsS http://127.0.0.1:9090/api/v1/targets | python3 -c '
+import json, sys
+targets = json.load(sys.stdin)["data"]["activeTargets"]
+for t in targets:
+    print("  target", t["labels"]["instance"], t["health"], t["lastError"])
+sys.exit(0 if len(targets) == 2 and all(t["health"] == "up" for t in targets) else 1)
+'
+}
+# The first scrape comes within one scrape interval (15 s).
+deadline=$((SECONDS + 45))
+until targets_up >"$WORK/targets"; do
+  if ((SECONDS > deadline)); then
+    cat "$WORK/targets"
+    fail "Prometheus targets not all up"
+  fi
+  sleep 1
+done
+cat "$WORK/targets"
+rules="$(curl -fsS http://127.0.0.1:9090/api/v1/rules | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')"
+pass "Prometheus scrapes sse-1 and sse-2; $rules alert rules loaded"
+
+echo "== all compose checks passed"
