@@ -42,14 +42,18 @@ import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
 
 /** Conflicting writes to one environment are retried this many times before a 503. */
 const MAX_PUBLISH_ATTEMPTS = 5;
-/** Wait before following again when the consumer stopped for good. */
-const REFOLLOW_DELAY_MS = 1_000;
+/** Wait between attempts to create a replacement consumer. */
+const REFOLLOW_DELAY_MS = 500;
+/** Timeout of each request that creates the consumer. */
+const CONSUMER_CREATE_TIMEOUT_MS = 2_000;
 /** Timeout of stream and consumer management requests. */
 const ADMIN_TIMEOUT_MS = 5_000;
 /** Wait between attempts to set up the stream and consumer at start. */
 const SETUP_RETRY_MS = 500;
 /** Idle heartbeat the server sends on the consumer's pull. */
 const CONSUMER_HEARTBEAT_MS = 2_000;
+/** A consumer silent for this long while connected is replaced. */
+const CONSUMER_STALL_MS = 3 * CONSUMER_HEARTBEAT_MS;
 /** Lifetime of one pull request. */
 const CONSUMER_PULL_EXPIRES_MS = 10_000;
 /** How long close() lets the connection drain before closing it hard. */
@@ -99,6 +103,10 @@ export class JetStreamBroker implements Broker {
   #turn: Promise<void> | undefined;
   #outage = rejectedLater();
   #refollowTimer: ReturnType<typeof setTimeout> | undefined;
+  #refollowing = false;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** Real time of the consumer's last sign of life (message, heartbeat, pull timeout). */
+  #consumerActiveAt = 0;
   /** Creation time of the stream being followed: a different one means it was recreated. */
   #streamCreated: string | undefined;
 
@@ -194,6 +202,7 @@ export class JetStreamBroker implements Broker {
     if (this.#closePromise !== undefined) return;
     this.#started = true;
     this.#outage = rejectedLater();
+    this.#startWatchdog();
     if (!nc.isClosed()) this.#events.setState('ready');
     this.#logger.info(
       { broker: this.kind, stream: STREAM_SETTINGS.name, server: nc.getServer() },
@@ -261,7 +270,7 @@ export class JetStreamBroker implements Broker {
             if (this.#started && this.#closePromise === undefined) {
               this.#outage = rejectedLater();
               this.#events.setState('ready');
-              this.#recheckStream();
+              this.#afterReconnect();
             }
             break;
           case 'error':
@@ -282,26 +291,22 @@ export class JetStreamBroker implements Broker {
   }
 
   /**
-   * After a reconnect, checks that the stream still exists: a memory-storage
-   * stream is lost when its server restarts. If it was created again (here
-   * or by another instance), sequences restarted at 1, so the consumer starts over too.
+   * After a reconnect: checks that the stream still exists (a memory-storage
+   * stream is lost when its server restarts; it is created again here or by
+   * another instance), then follows it again from the latest of every
+   * subject. The old consumer may have died with its node, and nats.js can
+   * keep waiting on it while a cluster elects leaders; the new one re-reads
+   * what was written meanwhile, and only newer timestamps are fanned out.
    */
-  #recheckStream(): void {
+  #afterReconnect(): void {
     const jsm = this.#jsm;
     if (jsm === undefined) return;
-    const known = this.#streamCreated;
     this.#ensureStream(jsm)
       .then((info) => {
+        if (info.created !== this.#streamCreated) {
+          this.#logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was recreated');
+        }
         this.#streamCreated = info.created;
-        if (info.created === known || this.#closePromise !== undefined) return;
-        this.#logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was lost; recreated it');
-        const old = this.#messages;
-        this.#messages = undefined;
-        void old?.close().catch(() => {});
-        this.#follow().catch((error) => {
-          this.#report('create_consumer', error);
-          this.#scheduleRefollow();
-        });
       })
       .catch((error) => {
         this.#report('create_jetstream', error);
@@ -309,7 +314,8 @@ export class JetStreamBroker implements Broker {
           { err: messageOf(error) },
           'Could not verify the stream after reconnecting',
         );
-      });
+      })
+      .finally(() => this.#refollow('reconnected'));
   }
 
   /** Creates the stream, or verifies an existing one. Resolves its info. */
@@ -344,8 +350,8 @@ export class JetStreamBroker implements Broker {
 
   /** Starts the ordered consumer; with a deadline, waits (until then) for the backlog. */
   async #follow(deadline?: number): Promise<void> {
-    // The admin timeout, not the short publish one: creating a consumer is a meta operation.
-    const js = this.#jsm!.jetstream();
+    // A short timeout: while a cluster elects leaders, a new attempt soon beats a long wait.
+    const js = jetstream(this.#nc!, { timeout: CONSUMER_CREATE_TIMEOUT_MS });
     const consumer = await this.#attempt('create_consumer', () =>
       js.consumers.get(STREAM_SETTINGS.name, {
         // A single string becomes `filter_subject`, which nats-server 2.9 understands.
@@ -361,17 +367,19 @@ export class JetStreamBroker implements Broker {
     if (info.num_pending === 0) caughtUp();
     const messages = await this.#attempt('create_consumer', () =>
       consumer.consume({
-        // Two missed heartbeats (4 s) reveal a consumer lost with its NATS node
-        // even while our own connection is fine; it is then recreated.
+        // Heartbeats every 2 s let the watchdog notice a consumer lost with its
+        // NATS node while our own connection is fine.
         idle_heartbeat: CONSUMER_HEARTBEAT_MS,
         expires: CONSUMER_PULL_EXPIRES_MS,
         callback: (msg) => {
+          this.#consumerActiveAt = Date.now();
           this.#onMessage(msg);
           if (msg.info.pending === 0) caughtUp();
         },
       }),
     );
     this.#messages = messages;
+    this.#consumerActiveAt = Date.now();
     this.#watchConsumer(messages);
     if (deadline === undefined) return;
     const remaining = Math.max(0, deadline - Date.now());
@@ -394,6 +402,11 @@ export class JetStreamBroker implements Broker {
   #watchConsumer(messages: ConsumerMessages): void {
     void (async () => {
       for await (const note of messages.status()) {
+        if (this.#messages !== messages) break;
+        // Heartbeats and pull timeouts come from the server: the consumer is alive.
+        if (note.type === 'heartbeat' || note.type === 'debug' || note.type === 'discard') {
+          this.#consumerActiveAt = Date.now();
+        }
         if (note.type === 'ordered_consumer_recreated') {
           this.#logger.info({ consumer: note.name }, 'Ordered consumer recreated');
         } else if (note.type === 'heartbeats_missed') {
@@ -405,21 +418,51 @@ export class JetStreamBroker implements Broker {
     void messages.closed().then((error) => {
       if (this.#closePromise !== undefined || this.#messages !== messages) return;
       this.#report('pull', error ?? new Error('consumer stopped'));
-      this.#logger.error({ err: messageOf(error) }, 'The consumer stopped; following again');
-      this.#scheduleRefollow();
+      this.#refollow(`the consumer stopped: ${messageOf(error)}`);
     });
   }
 
-  #scheduleRefollow(): void {
-    this.#refollowTimer = setTimeout(() => {
-      this.#refollowTimer = undefined;
+  /**
+   * Replaces the consumer with a new one that starts from the latest of
+   * every subject, retrying until it is created.
+   */
+  #refollow(reason: string): void {
+    if (this.#refollowing || this.#closePromise !== undefined) return;
+    this.#refollowing = true;
+    this.#logger.warn({ reason }, 'Following the stream again');
+    const old = this.#messages;
+    this.#messages = undefined;
+    void old?.close().catch(() => {});
+    const attempt = (): void => {
       if (this.#closePromise !== undefined) return;
-      this.#follow().catch((error) => {
-        this.#report('create_consumer', error);
-        this.#scheduleRefollow();
-      });
-    }, REFOLLOW_DELAY_MS);
-    this.#refollowTimer.unref();
+      this.#follow().then(
+        () => {
+          this.#refollowing = false;
+        },
+        (error: unknown) => {
+          this.#logger.warn({ err: messageOf(error) }, 'Could not create the consumer; retrying');
+          this.#refollowTimer = setTimeout(attempt, REFOLLOW_DELAY_MS);
+          this.#refollowTimer.unref();
+        },
+      );
+    };
+    attempt();
+  }
+
+  /**
+   * Checks that the consumer shows signs of life (a message, a heartbeat or a
+   * pull timeout) while connected; a silent one is replaced. This covers a
+   * consumer lost with its NATS node while our connection stays up.
+   */
+  #startWatchdog(): void {
+    this.#watchdog = setInterval(() => {
+      const silentFor = Date.now() - this.#consumerActiveAt;
+      if (this.state === 'ready' && !this.#refollowing && silentFor > CONSUMER_STALL_MS) {
+        this.#report('pull', new Error(`no consumer activity for ${silentFor} ms`));
+        this.#refollow(`no consumer activity for ${silentFor} ms`);
+      }
+    }, CONSUMER_HEARTBEAT_MS);
+    this.#watchdog.unref();
   }
 
   #onMessage(msg: JsMsg): void {
@@ -602,6 +645,7 @@ export class JetStreamBroker implements Broker {
     this.#events.setState('closed');
     this.#outage.reject(new BrokerUnavailableError('The JetStream broker is closed.'));
     if (this.#refollowTimer !== undefined) clearTimeout(this.#refollowTimer);
+    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     // Let a start in progress settle first, so its connection is closed too.
     await this.#startPromise?.catch(() => {});
     const messages = this.#messages;

@@ -36,11 +36,11 @@ describe('JetStreamBroker on a 3-node cluster', () => {
       'a publish succeeds after the failover',
       20_000,
     );
-    await waitFor(() => b.latest(env) === 2000.5, 'B receives the update after failover', 20_000);
+    await waitFor(() => b.latest(env) === 2000.5, 'B receives the update after failover', 30_000);
     expect(timestampsOf(seenByB, env)).toEqual([1000.5, 2000.5]);
 
     // A broker started now learns the latest from the surviving replicas.
     const late = await startJetStreamBroker(cluster.urls, brokers, options);
     expect(late.latest(env)).toBe(2000.5);
-  }, 45_000);
+  }, 60_000);
 });
