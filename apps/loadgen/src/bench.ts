@@ -1,0 +1,69 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { machineInfo } from './bench/machine.js';
+import { QUICK, STANDARD } from './bench/matrix.js';
+import { findBinary } from './bench/processes.js';
+import { runMatrix } from './bench/runner.js';
+import { benchMarkdown, indexHtml, writeBenchmarksMd } from './bench/write.js';
+
+/**
+ * `pnpm bench`: runs the standard matrix against flagsmith-rt (`apps/sse`)
+ * and nginx+nchan on this machine, writes every report and the generated
+ * section of BENCHMARKS.md. `--quick` runs a small matrix to check the
+ * machinery; `--benchmarks FILE` writes elsewhere.
+ */
+async function bench(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      benchmarks: { type: 'string' },
+      reports: { type: 'string' },
+    },
+  });
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const reportsDir = resolve(
+    values.reports ?? join(root, 'apps/loadgen/reports', values.quick ? 'quick' : ''),
+  );
+  const benchmarksPath = resolve(
+    values.benchmarks ??
+      join(root, values.quick ? 'apps/loadgen/reports/quick/BENCHMARKS.md' : 'BENCHMARKS.md'),
+  );
+  mkdirSync(reportsDir, { recursive: true });
+  const natsBinary = findBinary('nats-server', 'NATS_SERVER_BIN');
+  const nginxBinary = findBinary('nginx', 'NGINX_BIN');
+  const spec = values.quick ? QUICK : STANDARD;
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const machine = machineInfo(natsBinary, nginxBinary);
+  log(`bench: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}`);
+
+  const results = await runMatrix(
+    spec,
+    { sseMain: join(root, 'apps/sse/dist/main.js'), reportsDir, natsBinary, nginxBinary },
+    log,
+  );
+  const rel = relative(dirname(benchmarksPath), reportsDir) || '.';
+  const markdown = benchMarkdown(results, machine, spec, rel);
+  writeFileSync(
+    join(reportsDir, 'bench.json'),
+    `${JSON.stringify({ machine, spec, results }, null, 2)}\n`,
+  );
+  writeFileSync(
+    join(reportsDir, 'index.html'),
+    indexHtml(results, benchMarkdown(results, machine, spec, '.')),
+  );
+  writeBenchmarksMd(benchmarksPath, markdown);
+  process.stdout.write(`${markdown}\n`);
+  log(`bench: wrote ${benchmarksPath} and ${reportsDir}/index.html`);
+}
+
+bench().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(2);
+  },
+);

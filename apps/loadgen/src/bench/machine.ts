@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+
+/** What the numbers were measured on. */
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  natsServer: string;
+  nginx: string;
+  nchan: string;
+  kernel: string;
+  openFilesLimit: string;
+}
+
+function run(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch (error) {
+    const e = error as { stderr?: string; stdout?: string };
+    return (e.stderr || e.stdout || 'unknown').toString().trim();
+  }
+}
+
+/** Reads the machine description (CPU, cores, versions). */
+export function machineInfo(natsBinary: string, nginxBinary: string): MachineInfo {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  return {
+    cpuModel: model.trim(),
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    natsServer: run(natsBinary, ['--version']),
+    nginx: run(nginxBinary, ['-v']).replace(/^nginx version: /, ''),
+    nchan: run('dpkg-query', ['-W', '-f', '$' + '{Version}', 'libnginx-mod-nchan']),
+    kernel: run('uname', ['-r']),
+    openFilesLimit: run('sh', ['-c', 'ulimit -n']),
+  };
+}
+
+/** `uptime`-style load averages now. */
+export function loadNow(): string {
+  const [a, b, c] = loadavg();
+  return `load average ${a!.toFixed(2)}, ${b!.toFixed(2)}, ${c!.toFixed(2)} (${new Date().toISOString()})`;
+}

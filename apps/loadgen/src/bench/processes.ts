@@ -1,0 +1,268 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { LoadgenError } from '../errors.js';
+
+/** A server process the benchmark started. */
+export interface RunningServer {
+  name: string;
+  pid: number;
+  /** Base URL (HTTP) or `nats://` URL. */
+  url: string;
+  port: number;
+  /** Stops it (SIGTERM, then SIGKILL after 5 s) and removes its temp dir. */
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Resolves once `port` accepts a TCP connection, polling for `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new LoadgenError(
+        'server_start_failed',
+        `nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function stopper(child: ChildProcess, dir: string | undefined): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+/** Waits for a line matching `pattern` on the child's stdout or stderr. */
+function waitForOutput(
+  child: ChildProcess,
+  name: string,
+  pattern: RegExp,
+  timeoutMs: number,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => {
+      reject(
+        new LoadgenError(
+          'server_start_failed',
+          `${name} did not start within ${timeoutMs} ms:\n${seen.slice(-2000)}`,
+        ),
+      );
+    }, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const m = pattern.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolve(m[0]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(
+        new LoadgenError(
+          'server_start_failed',
+          `${name} exited with ${code}:\n${seen.slice(-2000)}`,
+        ),
+      );
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(
+        new LoadgenError('server_start_failed', `${name} could not start: ${error.message}`, {
+          cause: error,
+        }),
+      );
+    });
+  });
+}
+
+/**
+ * Finds an executable: `$envVariable` if set, else `name` on PATH or in
+ * /usr/sbin, /usr/bin, /usr/local/bin.
+ */
+export function findBinary(name: string, envVariable: string): string {
+  const configured = process.env[envVariable];
+  if (configured) return configured;
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/sbin',
+    '/usr/bin',
+    '/usr/local/bin',
+  ];
+  for (const dir of dirs) {
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // next
+    }
+  }
+  throw new LoadgenError(
+    'server_start_failed',
+    `${name} not found on PATH; install it or set ${envVariable}.`,
+  );
+}
+
+/** Starts `nats-server -js` with a temporary file store. */
+export async function startNats(binary: string): Promise<RunningServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'loadgen-nats-'));
+  const port = await freePort();
+  const child = spawn(binary, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await waitForOutput(child, 'nats-server', /Server is ready/, 15_000);
+  return {
+    name: 'nats-server',
+    pid: child.pid!,
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop: stopper(child, dir),
+  };
+}
+
+/** Starts one `apps/sse` process (`node apps/sse/dist/main.js`), with NATS if `natsUrl` is given. */
+export async function startSse(options: {
+  main: string;
+  token: string;
+  natsUrl?: string;
+  nodeArgs?: string[];
+  extraEnv?: Record<string, string>;
+}): Promise<RunningServer> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    SSE_AUTHENTICATION_TOKEN: options.token,
+    LOG_LEVEL: 'warn',
+    ...options.extraEnv,
+  };
+  if (options.natsUrl) env.NATS_URL = options.natsUrl;
+  else delete env.NATS_URL;
+  // The "listening" line is logged at info level: ask for it, then filter nothing else.
+  env.LOG_LEVEL = 'info';
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.main], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await waitForOutput(child, 'apps/sse', /"msg":"listening"/, 20_000);
+  return {
+    name: 'apps/sse',
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: stopper(child, undefined),
+  };
+}
+
+/** nginx + nchan configuration: one worker, subscribers at /sub/{env}, publishers at /pub/{env}. */
+export function nchanConfig(dir: string, port: number, workerConnections = 25_000): string {
+  return `load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+daemon off;
+master_process off;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections ${workerConnections}; multi_accept on; }
+http {
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location ~ ^/sub/([A-Za-z0-9_-]+)$ {
+      nchan_subscriber eventsource;
+      nchan_channel_id $1;
+    }
+    location ~ ^/pub/([A-Za-z0-9_-]+)$ {
+      nchan_publisher;
+      nchan_channel_id $1;
+      nchan_message_buffer_length 1;
+      nchan_message_timeout 1h;
+    }
+  }
+}
+`;
+}
+
+/** Starts nginx with nchan on 127.0.0.1 (one process, in the foreground). */
+export async function startNchan(binary: string): Promise<RunningServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'loadgen-nchan-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'nginx.conf'), nchanConfig(dir, port));
+  const child = spawn(
+    binary,
+    ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  child.stdout?.resume();
+  child.stderr?.resume();
+  const failed = new Promise<never>((_, reject) => {
+    child.once('error', (e) =>
+      reject(
+        new LoadgenError('server_start_failed', `nginx could not start: ${e.message}`, {
+          cause: e,
+        }),
+      ),
+    );
+    child.once('exit', (code) =>
+      reject(
+        new LoadgenError('server_start_failed', `nginx exited with ${code} (see ${dir}/error.log)`),
+      ),
+    );
+  });
+  failed.catch(() => {});
+  await Promise.race([waitForPort(port, 10_000), failed]);
+  return {
+    name: 'nginx+nchan',
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: stopper(child, dir),
+  };
+}

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { ConnectResult } from '../connect.js';
+import type { FanoutResult } from '../fanout.js';
+import { parseCommand } from '../options.js';
+import { Progress } from '../progress.js';
+import type { PublishResult } from '../publish.js';
+import type { AnyResult } from '../report/markdown.js';
+import { runCommand, writeOutputs } from '../run.js';
+import { loadNow } from './machine.js';
+import type { BenchResults, MatrixSpec, Run } from './matrix.js';
+import { type RunningServer, startNats, startNchan, startSse } from './processes.js';
+import { NCHAN, OURS, type ServerKind } from './scenarios.js';
+
+/** Paths the benchmark needs. */
+export interface BenchPaths {
+  /** `apps/sse/dist/main.js`. */
+  sseMain: string;
+  /** Where reports go. */
+  reportsDir: string;
+  natsBinary: string;
+  nginxBinary: string;
+}
+
+const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * Runs one loadgen command in this process (exactly the argv a person would
+ * type after `pnpm loadgen`), writes its JSON and HTML report.
+ */
+async function loadgen<R extends AnyResult>(
+  paths: BenchPaths,
+  name: string,
+  argv: string[],
+  log: (l: string) => void,
+): Promise<Run<R>> {
+  const command = parseCommand(argv);
+  if (command.command === 'help') throw new Error('unreachable');
+  const html = `${name}.html`;
+  const json = `${name}.json`;
+  log(`$ pnpm loadgen ${argv.map(quote).join(' ')}`);
+  const result = (await runCommand(command, new Progress())) as R;
+  writeOutputs(result, {
+    json: join(paths.reportsDir, json),
+    html: join(paths.reportsDir, html),
+    markdown: undefined,
+    strict: false,
+  });
+  return { command: `pnpm loadgen ${argv.map(quote).join(' ')}`, result, html, json };
+}
+
+/** Runs the matrix against flagsmith-rt and nchan, one server at a time. */
+export async function runMatrix(
+  spec: MatrixSpec,
+  paths: BenchPaths,
+  log: (l: string) => void,
+): Promise<BenchResults> {
+  const token = randomBytes(18).toString('base64url');
+  // loadgen reads the publish token from here, so commands never show it.
+  process.env.SSE_AUTHENTICATION_TOKEN = token;
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    finishedAt: '',
+    loadBefore: loadNow(),
+    loadAfter: '',
+    fanout: { ours: [], nchan: [] },
+    hundredK: { ours: undefined, nchan: undefined, sseProcesses: spec.hundredKProcesses },
+    publish: { ours: undefined, nchan: undefined },
+    connect: { ours: undefined, nchan: undefined },
+    errors: [],
+  };
+  const nats = await startNats(paths.natsBinary);
+  log(`nats-server ${nats.url} (pid ${nats.pid})`);
+
+  const start = async (kind: ServerKind): Promise<RunningServer> =>
+    kind === OURS
+      ? startSse({ main: paths.sseMain, token, natsUrl: nats.url })
+      : startNchan(paths.nginxBinary);
+
+  const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await fn();
+    } catch (error) {
+      const message = `${what}: ${error instanceof Error ? error.message : String(error)}`;
+      log(`FAILED ${message}`);
+      results.errors.push(message);
+      return undefined;
+    }
+  };
+
+  const withServer = async <T>(
+    kind: ServerKind,
+    fn: (s: RunningServer) => Promise<T>,
+  ): Promise<T> => {
+    const server = await start(kind);
+    try {
+      return await fn(server);
+    } finally {
+      await server.stop();
+    }
+  };
+
+  try {
+    // Targets 1, 4, 6: fan-out at each size, both servers, a fresh process per run.
+    for (const n of spec.sizes) {
+      for (const kind of [OURS, NCHAN]) {
+        const run = await attempt(`fanout ${n} ${kind.name}`, () =>
+          withServer(kind, (s) =>
+            loadgen<FanoutResult>(
+              paths,
+              `fanout-${n}-${kind.name}`,
+              [
+                'fanout',
+                ...kind.args([s.url]),
+                '--subscribers',
+                String(n),
+                '--updates',
+                String(spec.updates),
+                '--interval',
+                `${spec.intervalMs}ms`,
+                '--ramp',
+                String(spec.rampPerSecond),
+                '--pid',
+                String(s.pid),
+                '--label',
+                `${kind.name}, ${n} subscribers`,
+              ],
+              log,
+            ),
+          ),
+        );
+        if (run) results.fanout[kind.name].push(run);
+      }
+    }
+
+    // Target 5: connection storm against one process.
+    for (const kind of [OURS, NCHAN]) {
+      results.connect[kind.name] = await attempt(`connect ${kind.name}`, () =>
+        withServer(kind, (s) =>
+          loadgen<ConnectResult>(
+            paths,
+            `connect-${spec.storm}-${kind.name}`,
+            [
+              'connect',
+              ...kind.args([s.url]),
+              '--clients',
+              String(spec.storm),
+              '--pid',
+              String(s.pid),
+              '--label',
+              `${kind.name}, ${spec.storm} at once`,
+            ],
+            log,
+          ),
+        ),
+      );
+    }
+
+    // Target 3: publish throughput (ours: JetStream file storage, acked).
+    for (const kind of [OURS, NCHAN]) {
+      results.publish[kind.name] = await attempt(`publish ${kind.name}`, () =>
+        withServer(kind, (s) => {
+          const pids = kind === OURS ? [s.pid, nats.pid] : [s.pid];
+          return loadgen<PublishResult>(
+            paths,
+            `publish-${kind.name}`,
+            [
+              'publish',
+              ...kind.args([s.url]),
+              '--concurrency',
+              String(spec.publishConcurrency),
+              '--duration',
+              `${spec.publishDurationMs}ms`,
+              '--envs',
+              String(spec.publishEnvs),
+              ...pids.flatMap((p) => ['--pid', String(p)]),
+              '--label',
+              `${kind.name}, concurrency ${spec.publishConcurrency}`,
+            ],
+            log,
+          );
+        }),
+      );
+    }
+
+    // Target 2: 100k over several apps/sse processes on one NATS.
+    results.hundredK.ours = await attempt('100k ours', async () => {
+      const servers: RunningServer[] = [];
+      try {
+        for (let i = 0; i < spec.hundredKProcesses; i++) servers.push(await start(OURS));
+        return await loadgen<FanoutResult>(
+          paths,
+          `fanout-${spec.hundredK}-ours`,
+          [
+            'fanout',
+            ...OURS.args(servers.map((s) => s.url)),
+            '--subscribers',
+            String(spec.hundredK),
+            '--workers',
+            String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
+            '--updates',
+            String(spec.updates),
+            '--interval',
+            `${spec.intervalMs}ms`,
+            '--ramp',
+            String(spec.hundredKRamp),
+            '--connect-timeout',
+            '60s',
+            '--settle-timeout',
+            '20s',
+            ...servers.flatMap((s) => ['--pid', String(s.pid)]),
+            '--label',
+            `ours, ${spec.hundredK} subscribers on ${spec.hundredKProcesses} apps/sse processes`,
+          ],
+          log,
+        );
+      } finally {
+        await Promise.all(servers.map((s) => s.stop()));
+      }
+    });
+  } finally {
+    await nats.stop();
+  }
+  results.finishedAt = new Date().toISOString();
+  results.loadAfter = loadNow();
+  return results;
+}

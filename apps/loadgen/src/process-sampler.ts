@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+
+/** Linux reports CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
+const TICKS_PER_SECOND = 100;
+const PAGE_BYTES = 4096;
+
+/** RSS and CPU time of a set of processes at one moment. */
+export interface CostSample {
+  /** Wall-clock ms. */
+  at: number;
+  /** Summed resident set size, KB. */
+  rssKb: number;
+  /** Summed user + system CPU time, ms. */
+  cpuMs: number;
+  /** Subscribers connected at that moment (filled in by the caller). */
+  subscribers: number;
+}
+
+/** Reads RSS (KB) and CPU time (ms) of one process from /proc; undefined if it is gone. */
+export function readProcess(pid: number): { rssKb: number; cpuMs: number } | undefined {
+  try {
+    const statm = readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the parenthesised command name (which may contain spaces).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return {
+      rssKb: (Number(statm[1]) * PAGE_BYTES) / 1024,
+      cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples the server processes under test (RSS and CPU time) on an interval,
+ * together with the number of connected subscribers the caller reports, so
+ * that RSS can be plotted against subscribers and a cost per subscriber given.
+ */
+export class ProcessSampler {
+  readonly samples: CostSample[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly pids: readonly number[],
+    private readonly subscribers: () => number,
+  ) {}
+
+  /** One sample now (also recorded). */
+  sample(): CostSample {
+    let rssKb = 0;
+    let cpuMs = 0;
+    for (const pid of this.pids) {
+      const p = readProcess(pid);
+      if (p) {
+        rssKb += p.rssKb;
+        cpuMs += p.cpuMs;
+      }
+    }
+    const s = { at: Date.now(), rssKb, cpuMs, subscribers: this.subscribers() };
+    this.samples.push(s);
+    return s;
+  }
+
+  /** Samples every `intervalMs` until {@link ProcessSampler.stop}. */
+  start(intervalMs = 250): void {
+    if (this.pids.length === 0) return;
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops sampling. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

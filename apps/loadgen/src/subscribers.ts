@@ -1,0 +1,121 @@
+import { wallClockMs } from './clock.js';
+import { LoadgenError } from './errors.js';
+import type { ProgressReport, SubscriberCounts } from './ipc.js';
+import type { Progress } from './progress.js';
+import { sourceAddress } from './target.js';
+import { forkWorkers, type WorkerHandle } from './worker-group.js';
+
+/** The most sockets one worker holds (the per-process open-file limit here is 20,000). */
+export const MAX_PER_WORKER = 19_000;
+
+/** How to open subscribers. */
+export interface OpenOptions {
+  urls: string[];
+  subscribers: number;
+  /** Worker processes; at least enough for {@link MAX_PER_WORKER} each. */
+  workers: number;
+  /** New connections per second over all workers; 0 = all at once (a storm). */
+  rampPerSecond: number;
+  connectTimeoutMs: number;
+  /** Bind each worker to its own 127.0.0.x source address. @defaultValue true */
+  spreadSources: boolean;
+}
+
+/** Totals over workers. */
+export interface OpenedSubscribers {
+  workers: WorkerHandle[];
+  /** Wall-clock ms when the first connection was attempted. */
+  startedAt: number;
+  /** Wall-clock ms when the last subscriber was established. */
+  lastConnectedAt: number | undefined;
+  counts: SubscriberCounts;
+}
+
+/** Adds up the counters of several workers. */
+export function sumCounts(all: readonly SubscriberCounts[]): SubscriberCounts {
+  const total: SubscriberCounts = {
+    attempted: 0,
+    connected: 0,
+    failures: {},
+    drops: {},
+    initial: 0,
+    duplicate: 0,
+    unparsable: 0,
+  };
+  for (const c of all) {
+    total.attempted += c.attempted;
+    total.connected += c.connected;
+    total.initial += c.initial;
+    total.duplicate += c.duplicate;
+    total.unparsable += c.unparsable;
+    for (const [k, v] of Object.entries(c.failures))
+      total.failures[k] = (total.failures[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(c.drops)) total.drops[k] = (total.drops[k] ?? 0) + v;
+  }
+  return total;
+}
+
+/** Latest progress of every worker. */
+export function latestProgress(workers: readonly WorkerHandle[]): ProgressReport[] {
+  return workers
+    .map((w) => w.last.get('progress') as ProgressReport | undefined)
+    .filter((p): p is ProgressReport => p !== undefined);
+}
+
+/**
+ * Forks workers, opens the subscribers at the ramp rate, and resolves once
+ * every subscriber is established or has failed (or the ramp timed out).
+ */
+export async function openSubscribers(
+  options: OpenOptions,
+  progress: Progress,
+): Promise<OpenedSubscribers> {
+  const workerCount = Math.max(options.workers, Math.ceil(options.subscribers / MAX_PER_WORKER), 1);
+  const workers = forkWorkers(workerCount);
+  const startedAt = wallClockMs();
+  let offset = 0;
+  for (const w of workers) {
+    const count =
+      Math.floor(options.subscribers / workerCount) +
+      (w.index < options.subscribers % workerCount ? 1 : 0);
+    w.send({
+      type: 'subscribe',
+      urls: options.urls,
+      offset,
+      count,
+      localAddress: options.spreadSources ? sourceAddress(w.index) : undefined,
+      ratePerSecond: options.rampPerSecond / workerCount,
+      connectTimeoutMs: options.connectTimeoutMs,
+    });
+    offset += count;
+  }
+  const rampMs =
+    options.rampPerSecond > 0 ? (options.subscribers / options.rampPerSecond) * 1000 : 0;
+  const deadline = Date.now() + rampMs + options.connectTimeoutMs + 30_000;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const reports = latestProgress(workers);
+    const counts = sumCounts(reports.map((r) => r.counts));
+    const failed = Object.values(counts.failures).reduce((a, b) => a + b, 0);
+    progress.update(
+      `connecting: ${counts.connected}/${options.subscribers} connected, ${failed} failed, ${counts.attempted} attempted`,
+    );
+    if (reports.length === workers.length && reports.every((r) => r.settled)) break;
+    const fault = workers.map((w) => w.last.get('fault')).find((f) => f !== undefined);
+    if (fault?.type === 'fault')
+      throw new LoadgenError('worker_failed', `a load generator worker failed: ${fault.message}`);
+    if (workers.some((w) => w.child.exitCode !== null)) {
+      throw new LoadgenError('worker_failed', 'a load generator worker exited while connecting');
+    }
+    if (Date.now() > deadline) break;
+  }
+  const reports = latestProgress(workers);
+  const times = reports.map((r) => r.lastConnectedAt).filter((t): t is number => t !== undefined);
+  const opens = reports.map((r) => r.openedAt).filter((t): t is number => t !== undefined);
+  return {
+    workers,
+    startedAt: opens.length === 0 ? startedAt : Math.min(...opens),
+    lastConnectedAt: times.length === 0 ? undefined : Math.max(...times),
+    counts: sumCounts(reports.map((r) => r.counts)),
+  };
+}

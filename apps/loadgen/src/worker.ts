@@ -1,0 +1,72 @@
+import type { ProgressReport, WorkerCommand, WorkerReport } from './ipc.js';
+import { runPublishLoad } from './publish-load.js';
+import { SubscriberPool } from './subscriber-pool.js';
+
+/**
+ * A load generator worker process (forked by the coordinator): holds up to
+ * ~19,000 subscriber sockets (the per-process open-file limit is 20,000), or
+ * runs a share of a publish load, and reports over IPC.
+ */
+const PROGRESS_INTERVAL_MS = 250;
+
+let pool: SubscriberPool | undefined;
+let progressTimer: NodeJS.Timeout | undefined;
+let settled = false;
+
+function send(report: WorkerReport): void {
+  process.send?.(report);
+}
+
+function progress(): ProgressReport {
+  const cpu = process.cpuUsage();
+  return {
+    type: 'progress',
+    counts: pool!.counts,
+    settled,
+    openedAt: pool!.openedAt,
+    lastConnectedAt: pool!.lastConnectedAt,
+    rssBytes: process.memoryUsage.rss(),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    received: pool!.received,
+  };
+}
+
+function handle(command: WorkerCommand): void {
+  switch (command.type) {
+    case 'subscribe':
+      pool = new SubscriberPool(command, () => {
+        settled = true;
+        send(progress());
+      });
+      progressTimer = setInterval(() => send(progress()), PROGRESS_INTERVAL_MS);
+      pool.start();
+      break;
+    case 'measure':
+      pool?.measure();
+      send({ type: 'measuring' });
+      break;
+    case 'collect':
+      if (pool) send(pool.collect());
+      break;
+    case 'publish':
+      runPublishLoad(command).then(send, (error: unknown) =>
+        send({ type: 'fault', message: String(error) }),
+      );
+      break;
+    case 'close':
+      clearInterval(progressTimer);
+      pool?.close();
+      process.send?.({ type: 'closed' }, undefined, {}, () => process.exit(0));
+      break;
+  }
+}
+
+process.on('message', (message: WorkerCommand) => {
+  try {
+    handle(message);
+  } catch (error) {
+    send({ type: 'fault', message: error instanceof Error ? error.message : String(error) });
+  }
+});
+// The coordinator died: nothing to report to.
+process.on('disconnect', () => process.exit(0));
