@@ -407,6 +407,10 @@ export class JetStreamBroker implements Broker {
         if (note.type === 'heartbeat' || note.type === 'debug' || note.type === 'discard') {
           this.#consumerActiveAt = Date.now();
         }
+        if (note.type === 'consumer_deleted') {
+          this.#refollow('the consumer was deleted on the server');
+          break;
+        }
         if (note.type === 'ordered_consumer_recreated') {
           this.#logger.info({ consumer: note.name }, 'Ordered consumer recreated');
         } else if (note.type === 'heartbeats_missed') {

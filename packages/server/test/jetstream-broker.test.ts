@@ -173,6 +173,21 @@ describe('JetStreamBroker', () => {
     }
   });
 
+  it('recovers when its consumer is deleted on the server', async () => {
+    const a = await start();
+    const seen = recordUpdates(a);
+    const nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    for await (const consumer of jsm.consumers.list(STREAM_SETTINGS.name)) {
+      await jsm.consumers.delete(STREAM_SETTINGS.name, consumer.name);
+    }
+    await nc.close();
+    const env = newEnvironment();
+    await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(77.5));
+    await waitFor(() => seen.length === 1, 'the update arrives through a new consumer', 15_000);
+    expect(seen[0]).toMatchObject({ environment: env, updatedAt: 77.5 });
+  });
+
   it('reports NATS dying within 2 s, fails publishes fast, and recovers after a restart', async () => {
     const a = await start();
     const b = await start();
