@@ -220,7 +220,8 @@ grep -qi '^content-type: text/event-stream' "$WORK/lb-a.headers" || fail "no tex
 if grep -qi '^content-encoding' "$WORK/lb-a.headers"; then fail "nginx compressed the stream"; fi
 pass "through nginx: text/event-stream, not compressed"
 
-metrics="$(curl -fsS "http://127.0.0.1:${sse_ports[0]}/metricsz")"
+metrics="$(curl -fsS "http://127.0.0.1:${sse_ports[0]}/metricsz")" ||
+  fail "/metricsz on instance 1 did not answer 200 (not implemented yet?)"
 for m in flagsmith_sse_subscribers flagsmith_sse_subscribers_total process_resident_memory_bytes; do
   grep -q "^$m" <<<"$metrics" || fail "metric $m missing from /metricsz"
 done
