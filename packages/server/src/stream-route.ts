@@ -1,8 +1,10 @@
+import type { Http2ServerRequest } from 'node:http2';
 import { encodeRetryFrame, parseEventId, validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
 import type { Hub } from './hub.js';
 import type { ResolvedOptions } from './options.js';
+import { openHttp2Stream } from './stream-h2.js';
 import { openHttp1Stream } from './stream-head.js';
 
 /** Route params of the environment routes. */
@@ -19,9 +21,9 @@ export interface StreamQuery {
 
 /**
  * `GET /sse/environments/:environment/stream`: validates the key, refuses
- * with `503` when no stream can be served, then takes over the socket, writes
- * the head, `retry:` and the initial event in one write, and hands the socket
- * to the hub.
+ * with `503` when no stream can be served, then takes over the socket (HTTP/1.x)
+ * or the HTTP/2 stream, writes the head, `retry:` and the initial event, and
+ * hands it to the hub.
  */
 export function streamHandler(hub: Hub, options: ResolvedOptions) {
   const retryFrame = options.retryMs === undefined ? undefined : encodeRetryFrame(options.retryMs);
@@ -36,11 +38,9 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     const environment = key.value;
     const refusal = admissionError(hub, options, retryAfter);
     if (refusal) {
-      hub.counters.subscriptionsRejected++;
+      if (refusal.code === 'too_many_subscribers') hub.counters.shedMaxSubscribers++;
+      else hub.counters.shedUnavailable++;
       throw refusal;
-    }
-    if (request.raw.httpVersionMajor !== 1) {
-      throw new HttpError(400, 'bad_request', 'Streams are served over HTTP/1.x only.');
     }
 
     const preamble: Uint8Array[] = [];
@@ -54,7 +54,11 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     }
 
     reply.hijack();
-    const sink = openHttp1Stream(request.raw.socket, preamble);
+    // HTTP/1.x: the raw socket (the hot path). HTTP/2: the request's own stream.
+    const sink =
+      request.raw.httpVersionMajor === 2
+        ? openHttp2Stream((request.raw as unknown as Http2ServerRequest).stream, preamble)
+        : openHttp1Stream(request.raw.socket, preamble);
     // Registered in the same tick as latest() was read: no update can slip between.
     if (sink) hub.add(sink, environment);
   };
