@@ -46,6 +46,8 @@ const MAX_PUBLISH_ATTEMPTS = 5;
 const REFOLLOW_DELAY_MS = 500;
 /** Timeout of each request that creates the consumer. */
 const CONSUMER_CREATE_TIMEOUT_MS = 2_000;
+/** Shortest timeout of one connection attempt at start. */
+const CONNECT_ATTEMPT_MIN_MS = 500;
 /** Timeout of stream and consumer management requests. */
 const ADMIN_TIMEOUT_MS = 5_000;
 /** Wait between attempts to set up the stream and consumer at start. */
@@ -238,7 +240,12 @@ export class JetStreamBroker implements Broker {
     const wait = this.#options.reconnectTimeWaitMs ?? 500;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await connect(options);
+        // One attempt must not outlive the start deadline (a failed TLS handshake waits for the timeout).
+        const remaining = Math.max(CONNECT_ATTEMPT_MIN_MS, deadline - Date.now());
+        return await connect({
+          ...options,
+          timeout: Math.min(options.timeout ?? remaining, remaining),
+        });
       } catch (error) {
         this.#report('connect', error);
         if (this.#closePromise !== undefined || Date.now() + wait > deadline) {

@@ -21,6 +21,7 @@ import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream-erro
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
+import { createTlsFiles } from './helpers/tls-files.js';
 import { waitFor } from './helpers/wait-for.js';
 
 function newEnvironment(): string {
@@ -281,6 +282,26 @@ describe('JetStreamBroker start', () => {
       credentials: { token: 't0ken-value' },
     });
     expect(broker.state).toBe('ready');
+  });
+
+  it('connects over mutual TLS with CA, certificate and key files', async () => {
+    using tls = createTlsFiles();
+    await using nats = await startNatsServer({
+      config: `tls { cert_file: "${tls.serverCert}", key_file: "${tls.serverKey}", ca_file: "${tls.caFile}", verify: true }`,
+    });
+    const broker = await startJetStreamBroker([nats.url], brokers, {
+      tls: { caFile: tls.caFile, certFile: tls.clientCert, keyFile: tls.clientKey },
+    });
+    expect(broker.state).toBe('ready');
+    const env = newEnvironment();
+    expect(await broker.publish(env, 3.5)).toBe('published');
+    // Without the client certificate the server refuses the connection.
+    const error = await startJetStreamBroker([nats.url], brokers, {
+      tls: { caFile: tls.caFile },
+      startTimeoutMs: 300,
+      reconnectTimeWaitMs: 100,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NatsStartError);
   });
 
   it('lists every differing setting of an existing stream', async () => {
