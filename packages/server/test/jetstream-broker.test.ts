@@ -13,7 +13,7 @@ import {
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { nanos, nkeys } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Broker, BrokerUnavailableError } from '../src/broker.js';
@@ -282,6 +282,17 @@ describe('JetStreamBroker start', () => {
       credentials: { token: 't0ken-value' },
     });
     expect(broker.state).toBe('ready');
+  });
+
+  it('authenticates with an NKey seed', async () => {
+    const user = nkeys.createUser();
+    await using nats = await startNatsServer({
+      config: `authorization { users: [ { nkey: "${user.getPublicKey()}" } ] }`,
+    });
+    const broker = await startJetStreamBroker([nats.url], brokers, {
+      credentials: { nkeySeed: new TextDecoder().decode(user.getSeed()) },
+    });
+    expect(await broker.publish(newEnvironment(), 8.5)).toBe('published');
   });
 
   it('connects over mutual TLS with CA, certificate and key files', async () => {
