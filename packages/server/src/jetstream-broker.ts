@@ -283,6 +283,14 @@ export class JetStreamBroker implements Broker {
           case 'error':
             this.#report('connect', status.error);
             break;
+          case 'close':
+            // Only close() or a reconnect abort (e.g. rejected credentials) end the connection.
+            if (this.#closePromise === undefined && this.#started) {
+              this.#logger.error({}, 'The NATS connection closed for good; restart this instance');
+              this.#report('connect', new Error('NATS connection closed'));
+              this.#markUnavailable();
+            }
+            break;
           default:
             break;
         }
@@ -523,7 +531,8 @@ export class JetStreamBroker implements Broker {
       await this.#nextTurn();
       while (queue.length > 0) {
         const batch = queue.splice(0);
-        const newest = Math.max(...batch.map((w) => w.updatedAt));
+        let newest = 0;
+        for (const waiter of batch) newest = Math.max(newest, waiter.updatedAt);
         let outcome: PublishOutcome;
         try {
           outcome = await this.#write(environment, newest);
