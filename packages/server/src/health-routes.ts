@@ -24,3 +24,18 @@ export function readyzHandler(hub: Hub, retryAfterSeconds: number) {
     return { status: 'ready', broker: hub.broker.kind };
   };
 }
+
+/**
+ * `onRequest` hook of the probe routes: counts each response as a
+ * `healthcheck` write once it was sent in full, or as a `healthcheck` write
+ * error when its connection closed first.
+ */
+export function countHealthcheck(hub: Hub) {
+  return async (_request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const response = reply.raw;
+    response.once('close', () => {
+      if (response.writableFinished) hub.counters.writesHealthcheck++;
+      else hub.counters.writeErrorsHealthcheck++;
+    });
+  };
+}

@@ -3,6 +3,8 @@ import type { Broker, BrokerUpdate } from './broker.js';
 import { createCounters, type HubCounters } from './counters.js';
 import { startSweeper, sweepIntervalFor } from './keepalive.js';
 import { LatencySamples } from './latency.js';
+import type { NatsOperation } from './nats-options.js';
+import { DEFAULT_STREAM_AGE_JITTER } from './options.js';
 import { type StreamSink, Subscriber } from './subscriber.js';
 
 /** Options of {@link Hub}. */
@@ -15,6 +17,12 @@ export interface HubOptions {
   keepAliveIntervalMs: number;
   /** A stream whose socket takes no bytes for this long is closed. */
   slowSubscriberTimeoutMs: number;
+  /** Streams are ended after this long, less up to `streamAgeJitter` of it; 0 for never. @defaultValue 0 */
+  maxStreamAgeMs?: number;
+  /** Fraction (0 to 1) of `maxStreamAgeMs` by which each stream's age is randomly shortened. @defaultValue 0.2 */
+  streamAgeJitter?: number;
+  /** Random numbers in [0, 1) for the age jitter. @defaultValue `Math.random` */
+  random?: () => number;
   /** Clock, epoch milliseconds. @defaultValue `Date.now` */
   now?: () => number;
 }
@@ -30,6 +38,9 @@ export interface SubscriberSnapshot {
   /** Bytes queued in user space. */
   writableLength: number;
 }
+
+/** How long an aged-out stream may stay open after its end was sent. */
+const AGED_STREAM_GRACE_MS = 1_000;
 
 // [spec] A line starting with `:` is an SSE comment: clients ignore it, proxies see traffic.
 const KEEPALIVE = toBuffer(KEEPALIVE_FRAME);
@@ -52,6 +63,9 @@ export class Hub {
   private readonly frameOptions: { id: boolean };
   private readonly keepAliveIntervalMs: number;
   private readonly slowSubscriberTimeoutMs: number;
+  private readonly maxStreamAgeMs: number;
+  private readonly streamAgeJitter: number;
+  private readonly random: () => number;
   private readonly now: () => number;
   private active = 0;
   private closingState = false;
@@ -63,6 +77,9 @@ export class Hub {
     this.frameOptions = { id: options.eventIds };
     this.keepAliveIntervalMs = options.keepAliveIntervalMs;
     this.slowSubscriberTimeoutMs = options.slowSubscriberTimeoutMs;
+    this.maxStreamAgeMs = options.maxStreamAgeMs ?? 0;
+    this.streamAgeJitter = options.streamAgeJitter ?? DEFAULT_STREAM_AGE_JITTER;
+    this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
   }
 
@@ -86,7 +103,11 @@ export class Hub {
     if (this.unsubscribe) return;
     this.unsubscribe = this.broker.onUpdate(this.fanOut);
     this.stopSweeper = startSweeper(
-      sweepIntervalFor(this.keepAliveIntervalMs, this.slowSubscriberTimeoutMs),
+      sweepIntervalFor(
+        this.keepAliveIntervalMs,
+        this.slowSubscriberTimeoutMs,
+        this.maxStreamAgeMs * (1 - this.streamAgeJitter),
+      ),
       () => this.sweep(this.now()),
     );
   }
@@ -109,7 +130,12 @@ export class Hub {
    * written. It is removed as soon as its socket closes.
    */
   add(sink: StreamSink, environment: string): Subscriber {
-    const subscriber = new Subscriber(sink, environment, this.now());
+    const now = this.now();
+    const subscriber = new Subscriber(sink, environment, now);
+    if (this.maxStreamAgeMs > 0) {
+      // A deadline per stream, checked by the sweep: no timer per subscriber.
+      subscriber.closeAt = now + this.maxStreamAgeMs * (1 - this.random() * this.streamAgeJitter);
+    }
     let set = this.environments.get(environment);
     if (set === undefined) {
       set = new Set();
@@ -147,15 +173,26 @@ export class Hub {
     this.latency.record(this.now() - update.storedAt);
   };
 
-  /** Sends due keep-alives and closes subscribers blocked past the timeout. */
+  /**
+   * Sends due keep-alives, closes subscribers blocked past the timeout and
+   * ends streams past their maximum age.
+   */
   sweep(now: number): void {
     const keepAliveBefore = now - this.keepAliveIntervalMs;
     const blockedBefore = now - this.slowSubscriberTimeoutMs;
     let keepalives = 0;
     for (const set of this.environments.values()) {
       for (const subscriber of set) {
-        // Ended by the drain (or already dropped): nothing more may be written.
-        if (subscriber.closing) continue;
+        // Ended by the drain, by age, or dropped: nothing more may be written.
+        if (subscriber.closing) {
+          // An aged-out stream whose client keeps its side open is cut after a grace period.
+          if (subscriber.closeAt !== 0 && subscriber.closeAt <= now) subscriber.sink.destroy();
+          continue;
+        }
+        if (subscriber.closeAt !== 0 && subscriber.closeAt <= now) {
+          this.endAged(subscriber, now);
+          continue;
+        }
         if (subscriber.blockedSince !== 0) {
           if (subscriber.blockedSince <= blockedBefore) {
             subscriber.closing = true;
@@ -201,6 +238,27 @@ export class Hub {
     for (const set of this.environments.values()) for (const s of set) s.sink.destroy();
   }
 
+  /** Records one failed NATS operation (wire it to the broker's `onError`). */
+  recordNatsError(operation: NatsOperation): void {
+    if (operation in this.counters.natsErrors) this.counters.natsErrors[operation]++;
+  }
+
+  /**
+   * How many environments have a number of open streams up to each bound:
+   * `counts[i]` is the number of environments with more than `bounds[i - 1]`
+   * and at most `bounds[i]` streams; the last entry counts the rest. One pass
+   * over the environments (for scrapes, not hot paths).
+   */
+  environmentSizes(bounds: readonly number[]): number[] {
+    const counts = new Array<number>(bounds.length + 1).fill(0);
+    for (const set of this.environments.values()) {
+      let bucket = 0;
+      while (bucket < bounds.length && set.size > bounds[bucket]!) bucket++;
+      counts[bucket]!++;
+    }
+    return counts;
+  }
+
   /** Every open stream, for tests and diagnostics (allocates; not for hot paths). */
   snapshot(): SubscriberSnapshot[] {
     const out: SubscriberSnapshot[] = [];
@@ -215,6 +273,23 @@ export class Hub {
       }
     }
     return out;
+  }
+
+  /**
+   * Ends a stream that reached its age: the client reconnects (through the
+   * load balancer, possibly to another instance) and gets the latest again.
+   * A socket that cannot flush is destroyed at once; one that flushed but is
+   * not closed by the client within {@link AGED_STREAM_GRACE_MS}, by the sweep.
+   */
+  private endAged(subscriber: Subscriber, now: number): void {
+    subscriber.closing = true;
+    this.counters.streamAgeCloses++;
+    if (subscriber.blockedSince !== 0) {
+      subscriber.sink.destroy();
+      return;
+    }
+    subscriber.closeAt = now + AGED_STREAM_GRACE_MS;
+    subscriber.sink.end();
   }
 
   private onDrain(subscriber: Subscriber): void {

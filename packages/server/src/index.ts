@@ -8,7 +8,7 @@ export {
   type UpdateListener,
 } from './broker.js';
 export { PREFLIGHT_HEADERS } from './cors.js';
-export { createCounters, type HubCounters } from './counters.js';
+export { createCounters, type HubCounters, NATS_OPERATIONS } from './counters.js';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
 export { frameworkErrorHandler } from './error-handler.js';
 export { type ErrorBody, HttpError, type HttpErrorCode, PluginOptionsError } from './errors.js';
@@ -17,6 +17,11 @@ export { JetStreamBroker } from './jetstream-broker.js';
 export { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
 export { LatencySamples } from './latency.js';
 export { type BrokerLogger, silentLogger } from './logger.js';
+export {
+  createMetricsRegistry,
+  DELIVERY_LATENCY_BUCKETS,
+  ENVIRONMENT_SIZE_BOUNDS,
+} from './metrics.js';
 export type {
   JetStreamBrokerOptions,
   NatsCredentials,
@@ -27,6 +32,7 @@ export {
   DEFAULT_DRAIN_WINDOW_MS,
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS,
+  DEFAULT_STREAM_AGE_JITTER,
   type FlagsmithRealtimeOptions,
 } from './options.js';
 export { flagsmithRealtime, ROUTER_OPTIONS } from './plugin.js';

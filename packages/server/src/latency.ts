@@ -9,7 +9,7 @@ export class LatencySamples {
   private size = 0;
 
   /** @param capacity - most samples kept between two reads */
-  constructor(capacity = 4096) {
+  constructor(capacity = 16_384) {
     this.samples = new Float64Array(capacity);
   }
 

@@ -43,6 +43,25 @@ export interface FlagsmithRealtimeOptions {
    * @defaultValue 5000
    */
   drainWindowMs?: number;
+  /**
+   * Streams are ended after this long (less the jitter), so clients reconnect
+   * and load rebalances across instances; `0` for never.
+   * @defaultValue 0 (never)
+   */
+  maxStreamAgeMs?: number;
+  /**
+   * Each stream's maximum age is shortened by a random fraction up to this
+   * (0 to 1), so streams opened together do not all end together.
+   * @defaultValue 0.2
+   */
+  streamAgeJitter?: number;
+  /**
+   * Serve Prometheus metrics at `GET /metricsz` from a registry of this
+   * plugin instance (`app.realtimeMetrics`). When `false` there is no route
+   * and no collection work at all.
+   * @defaultValue true
+   */
+  metrics?: boolean;
 }
 
 /** {@link FlagsmithRealtimeOptions} with every default applied. */
@@ -55,6 +74,8 @@ export type ResolvedOptions = Required<
 export const DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS = 30_000;
 /** Default of {@link FlagsmithRealtimeOptions.retryAfterSeconds}. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+/** Default of {@link FlagsmithRealtimeOptions.streamAgeJitter}. */
+export const DEFAULT_STREAM_AGE_JITTER = 0.2;
 /** Default of {@link FlagsmithRealtimeOptions.drainWindowMs}. */
 export const DEFAULT_DRAIN_WINDOW_MS = 5_000;
 
@@ -70,6 +91,9 @@ export function resolveOptions(options: FlagsmithRealtimeOptions): ResolvedOptio
     maxSubscribers: options.maxSubscribers,
     retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     drainWindowMs: options.drainWindowMs ?? DEFAULT_DRAIN_WINDOW_MS,
+    maxStreamAgeMs: options.maxStreamAgeMs ?? 0,
+    streamAgeJitter: options.streamAgeJitter ?? DEFAULT_STREAM_AGE_JITTER,
+    metrics: options.metrics ?? true,
   };
   if (!resolved.broker) throw new PluginOptionsError('flagsmithRealtime: `broker` is required.');
   if (typeof resolved.authToken !== 'string' || resolved.authToken.length === 0) {
@@ -82,6 +106,12 @@ export function resolveOptions(options: FlagsmithRealtimeOptions): ResolvedOptio
   wholeNumber('retryAfterSeconds', resolved.retryAfterSeconds);
   if (!(resolved.drainWindowMs >= 0)) {
     throw new PluginOptionsError('flagsmithRealtime: `drainWindowMs` must be 0 or more.');
+  }
+  if (!(Number.isFinite(resolved.maxStreamAgeMs) && resolved.maxStreamAgeMs >= 0)) {
+    throw new PluginOptionsError('flagsmithRealtime: `maxStreamAgeMs` must be 0 or more.');
+  }
+  if (!(resolved.streamAgeJitter >= 0 && resolved.streamAgeJitter <= 1)) {
+    throw new PluginOptionsError('flagsmithRealtime: `streamAgeJitter` must be from 0 to 1.');
   }
   return resolved;
 }

@@ -1,26 +1,38 @@
 import {
   LIVEZ_PATH,
   MAX_PUBLISH_BODY_BYTES,
+  METRICSZ_PATH,
   QUEUE_CHANGE_ROUTE,
   READYZ_PATH,
   STREAM_ROUTE,
 } from '@flagsmith-rt/protocol';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import type { Registry } from 'prom-client';
 import { TokenVerifier } from './auth.js';
 import { CORS_ALLOW_ORIGIN, PREFLIGHT_HEADERS } from './cors.js';
 import { errorHandlerFor, notFoundError, sendError } from './error-handler.js';
 import { PluginOptionsError } from './errors.js';
-import { livezHandler, readyzHandler } from './health-routes.js';
+import { countHealthcheck, livezHandler, readyzHandler } from './health-routes.js';
 import { Hub } from './hub.js';
+import { createMetricsRegistry } from './metrics.js';
+import { metricsHandler } from './metrics-route.js';
 import { type FlagsmithRealtimeOptions, resolveOptions } from './options.js';
-import { publishHandler, requireToken, unauthorizedError } from './publish-route.js';
+import {
+  countPublishStatus,
+  countRefusedPublish,
+  publishHandler,
+  requireToken,
+  unauthorizedError,
+} from './publish-route.js';
 import { type EnvironmentParams, type StreamQuery, streamHandler } from './stream-route.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The fan-out of the flagsmith-rt plugin: subscriber count, counters, latency samples, broker. */
     realtimeHub: Hub;
+    /** The Prometheus registry served at `/metricsz`; `undefined` when `metrics: false`. */
+    realtimeMetrics: Registry | undefined;
   }
 }
 
@@ -32,20 +44,23 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     eventIds: options.eventIds,
     keepAliveIntervalMs: options.keepAliveIntervalMs,
     slowSubscriberTimeoutMs: options.slowSubscriberTimeoutMs,
+    maxStreamAgeMs: options.maxStreamAgeMs,
+    streamAgeJitter: options.streamAgeJitter,
   });
   const verifier = new TokenVerifier(options.authToken);
+  const metrics = options.metrics ? createMetricsRegistry(hub) : undefined;
   fastify.decorate('realtimeHub', hub);
+  fastify.decorate('realtimeMetrics', metrics);
 
   fastify.setErrorHandler(errorHandlerFor(options.retryAfterSeconds));
   fastify.setNotFoundHandler((request, reply) => {
     const error = notFoundError(request.method, request.url);
     // queue-change checks the token before anything else, here too.
-    if (
-      error.statusCode === 400 &&
-      request.method === 'POST' &&
-      !verifier.verify(request.headers.authorization)
-    ) {
-      return sendError(reply, unauthorizedError());
+    if (error.statusCode === 400 && request.method === 'POST') {
+      // A publish whose key the router could not match: count it like one.
+      const refusal = verifier.verify(request.headers.authorization) ? error : unauthorizedError();
+      countPublishStatus(hub, refusal.statusCode);
+      return sendError(reply, refusal);
     }
     return sendError(reply, error);
   });
@@ -67,13 +82,19 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     );
     child.post<{ Params: EnvironmentParams; Body: Buffer | undefined }>(
       QUEUE_CHANGE_ROUTE,
-      { bodyLimit: MAX_PUBLISH_BODY_BYTES, onRequest: requireToken(verifier, hub) },
+      {
+        bodyLimit: MAX_PUBLISH_BODY_BYTES,
+        onRequest: requireToken(verifier),
+        onResponse: countRefusedPublish(hub),
+      },
       publishHandler(hub, options),
     );
     childDone();
   });
-  fastify.get(LIVEZ_PATH, livezHandler());
-  fastify.get(READYZ_PATH, readyzHandler(hub, options.retryAfterSeconds));
+  const probe = { onRequest: countHealthcheck(hub) };
+  fastify.get(LIVEZ_PATH, probe, livezHandler());
+  fastify.get(READYZ_PATH, probe, readyzHandler(hub, options.retryAfterSeconds));
+  if (metrics) fastify.get(METRICSZ_PATH, metricsHandler(metrics));
   fastify.options('*', (_request, reply) => {
     reply.code(204).headers(PREFLIGHT_HEADERS).send();
   });

@@ -31,13 +31,28 @@ export function unauthorizedError(): HttpError {
  * key and before the body is read, so an unauthenticated caller learns nothing
  * about keys or body rules and cannot make the service buffer a body.
  */
-export function requireToken(verifier: TokenVerifier, hub: Hub) {
+export function requireToken(verifier: TokenVerifier) {
   return async (request: FastifyRequest): Promise<void> => {
-    if (!verifier.verify(request.headers.authorization)) {
-      hub.counters.publishesRejected++;
-      throw unauthorizedError();
-    }
+    if (!verifier.verify(request.headers.authorization)) throw unauthorizedError();
   };
+}
+
+/**
+ * Counts a refused publish by its status (`onResponse` hook of `queue-change`):
+ * one place sees every refusal, Fastify's own (body too large) included.
+ * Successful outcomes are counted by the handler, which knows the result.
+ */
+export function countRefusedPublish(hub: Hub) {
+  return async (_request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    countPublishStatus(hub, reply.statusCode);
+  };
+}
+
+/** Adds a refused publish with this status to the hub's counters. */
+export function countPublishStatus(hub: Hub, statusCode: number): void {
+  if (statusCode === 401) hub.counters.publishesUnauthorized++;
+  else if (statusCode === 503) hub.counters.publishesUnavailable++;
+  else if (statusCode >= 400 && statusCode < 500) hub.counters.publishesInvalid++;
 }
 
 /**
@@ -53,17 +68,10 @@ export function publishHandler(hub: Hub, options: ResolvedOptions) {
     reply: FastifyReply,
   ): Promise<PublishResponse> => {
     const key = validateEnvironmentKey(request.params.environment);
-    if (!key.ok) {
-      hub.counters.publishesRejected++;
-      throw new HttpError(400, key.error.code, key.error.message);
-    }
+    if (!key.ok) throw new HttpError(400, key.error.code, key.error.message);
     const body = parsePublishBody(request.body ?? '');
-    if (!body.ok) {
-      hub.counters.publishesRejected++;
-      throw new HttpError(400, body.error.code, body.error.message);
-    }
+    if (!body.ok) throw new HttpError(400, body.error.code, body.error.message);
     if (hub.broker.state !== 'ready') {
-      hub.counters.publishesUnavailable++;
       throw new HttpError(
         503,
         'broker_unavailable',
@@ -76,7 +84,6 @@ export function publishHandler(hub: Hub, options: ResolvedOptions) {
       result = await hub.broker.publish(key.value, body.value.updatedAt);
     } catch (error) {
       if (error instanceof BrokerUnavailableError) {
-        hub.counters.publishesUnavailable++;
         throw new HttpError(
           503,
           'broker_unavailable',

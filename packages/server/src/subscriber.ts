@@ -39,8 +39,10 @@ export class Subscriber {
   pendingAt = 0;
   /** When the socket stopped taking writes, epoch ms; 0 while it takes them. */
   blockedSince = 0;
-  /** Set once the subscriber is being closed (slow, shutdown), so it is counted once. */
+  /** Set once the subscriber is being closed (slow, aged, shutdown), so it is counted once. */
   closing = false;
+  /** When the stream is ended for its age, epoch ms; 0 for never. */
+  closeAt = 0;
 
   constructor(sink: StreamSink, environment: string, now: number) {
     this.sink = sink;
