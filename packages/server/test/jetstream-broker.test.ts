@@ -174,6 +174,22 @@ describe('JetStreamBroker', () => {
     }
   });
 
+  it('notices a NATS server that stops answering (pings) and recovers when it resumes', async () => {
+    const a = await start({ pingIntervalMs: 300, maxPingOut: 2 });
+    const seen = recordUpdates(a);
+    const pid = nats.pid;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await waitFor(() => a.state === 'unavailable', 'A notices the silent server', 3_000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await waitFor(() => a.state === 'ready', 'A is ready again', 10_000);
+    const env = newEnvironment();
+    await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(88.5));
+    await waitFor(() => timestampsOf(seen, env).length === 1, 'delivery resumes', 10_000);
+  });
+
   it('recovers when its consumer is deleted on the server', async () => {
     const a = await start();
     const seen = recordUpdates(a);
