@@ -4,6 +4,8 @@ import type { ProtocolErrorCode } from '@flagsmith-rt/protocol';
 export type HttpErrorCode =
   | ProtocolErrorCode
   | 'body_too_large'
+  | 'headers_too_large'
+  | 'request_timeout'
   | 'bad_request'
   | 'unauthorized'
   | 'not_found'

@@ -12,6 +12,13 @@ export { createCounters, type HubCounters, NATS_OPERATIONS } from './counters.js
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
 export { frameworkErrorHandler } from './error-handler.js';
 export { type ErrorBody, HttpError, type HttpErrorCode, PluginOptionsError } from './errors.js';
+export {
+  clientErrorHandler,
+  DEFAULT_HTTP_LIMITS,
+  fastifyLimitOptions,
+  type HttpLimits,
+  httpServerOptions,
+} from './http-limits.js';
 export { Hub, type HubOptions, type SubscriberSnapshot } from './hub.js';
 export { JetStreamBroker } from './jetstream-broker.js';
 export { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
