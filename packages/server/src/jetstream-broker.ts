@@ -36,6 +36,7 @@ import { type BrokerLogger, silentLogger } from './logger.js';
 import {
   type JetStreamBrokerOptions,
   type NatsOperation,
+  redactServerUrl,
   toConnectionOptions,
 } from './nats-options.js';
 import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
@@ -250,12 +251,12 @@ export class JetStreamBroker implements Broker {
         this.#report('connect', error);
         if (this.#closePromise !== undefined || Date.now() + wait > deadline) {
           throw new NatsStartError(
-            `Could not connect to NATS at ${this.#options.servers.join(', ')} within ${startTimeoutMs} ms (${attempt} attempts): ${messageOf(error)}`,
+            `Could not connect to NATS at ${this.#safeServers().join(', ')} within ${startTimeoutMs} ms (${attempt} attempts): ${messageOf(error)}`,
             { cause: error },
           );
         }
         this.#logger.warn(
-          { attempt, servers: this.#options.servers, err: messageOf(error) },
+          { attempt, servers: this.#safeServers(), err: messageOf(error) },
           'NATS not reachable yet, retrying',
         );
         await sleep(wait);
@@ -626,6 +627,10 @@ export class JetStreamBroker implements Broker {
       storedAt: stored.time.getTime(),
       updatedAt: decoded.ok ? decoded.value : undefined,
     };
+  }
+
+  #safeServers(): string[] {
+    return this.#options.servers.map(redactServerUrl);
   }
 
   #assertReady(): void {

@@ -153,3 +153,14 @@ function authenticatorFor(credentials: { nkeySeed: string } | { creds: string })
     ? nkeyAuthenticator(encoder.encode(credentials.nkeySeed))
     : credsAuthenticator(encoder.encode(credentials.creds));
 }
+
+/**
+ * A server URL safe for logs and error messages: credentials written into
+ * the URL (`nats://user:pass@host`) are replaced with `***`.
+ */
+export function redactServerUrl(url: string): string {
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)?[^/@\s]*@/i,
+    (_match, scheme = '') => `${scheme}***@`,
+  );
+}
