@@ -86,9 +86,10 @@ function sameSetting(want: unknown, have: unknown): boolean {
 /** Formats differences for an error message: `setting: expected X, found Y`. */
 export function describeDifferences(differences: readonly StreamSettingDifference[]): string {
   return differences
-    .map(
-      (d) =>
-        `${d.setting}: expected ${JSON.stringify(d.expected)}, found ${JSON.stringify(d.actual)}`,
-    )
+    .map((d) => `${d.setting}: expected ${show(d.expected)}, found ${show(d.actual)}`)
     .join('; ');
+}
+
+function show(value: unknown): string {
+  return value === undefined ? 'unset' : JSON.stringify(value);
 }

@@ -37,7 +37,7 @@ describe('diffStreamConfig', () => {
     expect(differences.map((d) => d.setting)).toEqual(['subjects', 'num_replicas', 'allow_direct']);
     expect(describeDifferences(differences)).toBe(
       'subjects: expected ["flagsmith.environment.>"], found ["flagsmith.environment.>","other.>"]; ' +
-        'num_replicas: expected 1, found 3; allow_direct: expected true, found undefined',
+        'num_replicas: expected 1, found 3; allow_direct: expected true, found unset',
     );
   });
 });
