@@ -271,6 +271,8 @@ export class JetStreamBroker implements Broker {
           case 'disconnect':
           case 'staleConnection':
             this.#logger.warn({ status: status.type }, 'Lost the NATS connection; reconnecting');
+            // A lost connection is a failed connect for metrics (flagsmith_sse_nats_errors_total).
+            this.#report('connect', new Error(`NATS connection lost (${status.type})`));
             this.#markUnavailable();
             break;
           case 'reconnect':

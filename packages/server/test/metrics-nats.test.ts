@@ -1,0 +1,109 @@
+import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JetStreamBroker } from '../src/jetstream-broker.js';
+import { AUTH, buildTestApp, listen } from './helpers/http-app.js';
+import { RawClient } from './helpers/raw-client.js';
+import { type Scrape, scrape } from './helpers/scrape.js';
+import { waitFor } from './helpers/wait-for.js';
+
+const ENV = 'metrics_nats_env';
+const OPERATIONS = [
+  'connect',
+  'publish',
+  'create_jetstream',
+  'create_consumer',
+  'pull',
+  'read',
+  'ack',
+];
+
+let nats: NatsServer;
+let app: FastifyInstance;
+let port: number;
+const clients: RawClient[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  let hub: FastifyInstance['realtimeHub'] | undefined;
+  const broker = new JetStreamBroker({
+    servers: [nats.url],
+    storage: 'memory',
+    // As apps/sse wires it: every failed NATS operation is counted by the hub.
+    onError: (operation) => hub?.recordNatsError(operation),
+  });
+  ({ app } = await buildTestApp({ broker }));
+  hub = app.realtimeHub;
+  port = await listen(app);
+});
+
+afterAll(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await app?.close();
+  await nats?.stop();
+});
+
+const natsErrors = (m: Scrape) =>
+  OPERATIONS.reduce(
+    (sum, op) => sum + m.value(`flagsmith_sse_nats_errors_total{operation="${op}"}`),
+    0,
+  );
+
+async function scrapeUntil(check: (m: Scrape) => boolean, what: string, timeoutMs = 5_000) {
+  return waitFor(
+    async () => {
+      const m = await scrape(port);
+      return check(m) && m;
+    },
+    what,
+    timeoutMs,
+  );
+}
+
+function publish(seconds: number) {
+  return fetch(`http://127.0.0.1:${port}/sse/environments/${ENV}/queue-change`, {
+    method: 'POST',
+    headers: { authorization: AUTH },
+    body: JSON.stringify({ updated_at: seconds }),
+  });
+}
+
+describe('/metricsz with a real nats-server', () => {
+  it('observes the delivery latency of a JetStream update and follows a NATS outage and recovery', async () => {
+    let m = await scrape(port);
+    expect(m.value('flagsmith_sse_nats_connected')).toBe(1);
+    expect(natsErrors(m)).toBe(0);
+
+    const client = await RawClient.get(port, `/sse/environments/${ENV}/stream`);
+    clients.push(client);
+    await waitFor(() => app.realtimeHub.subscriberCount === 1, 'the stream');
+    expect((await publish(1_700_000_001)).status).toBe(200);
+    await client.until((t) => t.includes('1700000001'), 'the update through JetStream');
+    m = await scrapeUntil(
+      (s) => s.value('flagsmith_sse_delivery_latency_seconds_count') === 1,
+      'one latency observation',
+    );
+    // Stored by JetStream, then written here: well under the top bucket on one machine.
+    expect(m.value('flagsmith_sse_delivery_latency_seconds_bucket{le="1"}')).toBe(1);
+    expect(m.value('flagsmith_sse_delivery_latency_seconds_sum')).toBeGreaterThanOrEqual(0);
+    expect(m.value('flagsmith_sse_publishes_total{result="published"}')).toBe(1);
+
+    await nats.kill('SIGKILL');
+    m = await scrapeUntil((s) => s.value('flagsmith_sse_nats_connected') === 0, 'disconnected');
+    expect((await publish(1_700_000_002)).status).toBe(503);
+    const refused = await RawClient.get(port, `/sse/environments/${ENV}/stream`);
+    clients.push(refused);
+    await refused.until((t) => t.includes('\r\n\r\n'), 'a response');
+    expect(refused.text).toMatch(/^HTTP\/1\.1 503 /);
+    m = await scrapeUntil((s) => natsErrors(s) > 0, 'a NATS error counted', 15_000);
+    expect(m.value('flagsmith_sse_nats_errors_total{operation="connect"}')).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(m.value('flagsmith_sse_publishes_total{result="unavailable"}')).toBe(1);
+    expect(m.value('flagsmith_sse_shed_total{reason="unavailable"}')).toBe(1);
+    expect(m.value('flagsmith_sse_subscribers')).toBe(1); // the open stream stays open
+
+    await nats.restart();
+    await scrapeUntil((s) => s.value('flagsmith_sse_nats_connected') === 1, 'reconnected', 15_000);
+  });
+});
