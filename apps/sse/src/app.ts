@@ -8,6 +8,7 @@ import {
 } from '@flagsmith-rt/server';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
+import { serverFactoryFor } from './http-server.js';
 
 /** Options of {@link buildApp} that are not configuration (tests and embedding). */
 export interface BuildAppOptions {
@@ -40,6 +41,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     frameworkErrors: frameworkErrorHandler,
     // The plugin answers requests during shutdown itself (JSON, CORS, Retry-After).
     return503OnClosing: false,
+    // HTTP/1.1 and HTTP/2 on one port: ALPN with TLS_CERT/TLS_KEY, else h2c by prior knowledge.
+    serverFactory: serverFactoryFor(config.tls) as unknown as FastifyServerOptions['serverFactory'],
   });
   const broker = createBroker(config, app);
   app.register(flagsmithRealtime, {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createSecureContext } from 'node:tls';
 import { STREAM_SETTINGS, type StreamStorage } from '@flagsmith-rt/protocol';
 import type { NatsCredentials, NatsTlsOptions } from '@flagsmith-rt/server';
 
@@ -29,6 +31,17 @@ export interface NatsConfig {
   storage: StreamStorage;
 }
 
+/** HTTPS of the service itself (`TLS_CERT`, `TLS_KEY`): PEM text read at start. */
+export interface ServerTlsConfig {
+  /** Certificate chain, PEM. */
+  cert: string;
+  /** Private key, PEM. */
+  key: string;
+}
+
+/** Why {@link AppConfig.workers} has its value. */
+export type WorkersSource = 'configured' | 'cpus' | 'embedded-broker';
+
 /** The service configuration, parsed once from the environment. */
 export interface AppConfig {
   /** `PORT` (0 picks a free port). @defaultValue 8088 */
@@ -51,6 +64,19 @@ export interface AppConfig {
   maxSubscribers: number | undefined;
   /** `LOG_LEVEL`. @defaultValue `info` */
   logLevel: LogLevel;
+  /**
+   * `TLS_CERT` + `TLS_KEY`: serve HTTPS (ALPN h2 and http/1.1); `undefined`
+   * serves cleartext HTTP/1.1 and h2c (prior knowledge) on the same port.
+   */
+  tls: ServerTlsConfig | undefined;
+  /**
+   * `SSE_WORKERS`: processes serving the one port (node:cluster); 1 runs a
+   * single process with no cluster primary.
+   * @defaultValue the number of CPUs with `NATS_URL`; 1 with the embedded broker
+   */
+  workers: number;
+  /** `configured` (`SSE_WORKERS` set), `cpus` (the default), `embedded-broker` (defaulted to 1). */
+  workersSource: WorkersSource;
 }
 
 /** One problem with one variable. */
@@ -76,6 +102,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export function parseConfig(
   env: Env,
   readFile: FileReader = (path) => readFileSync(path, 'utf8'),
+  cpuCount: number = availableParallelism(),
 ): ConfigResult {
   const errors: ConfigIssue[] = [];
   const issue = (variable: string, message: string) => errors.push({ variable, message });
@@ -94,6 +121,28 @@ export function parseConfig(
   const authToken = configuredToken ?? randomBytes(24).toString('base64url');
 
   const nats = parseNats(read, issue, readFile);
+  const tls = parseServerTls(read, issue, readFile);
+  const configuredWorkers = read.optionalInteger('SSE_WORKERS', 1, MAX_WORKERS);
+  if (
+    configuredWorkers !== undefined &&
+    configuredWorkers > 1 &&
+    read.text('NATS_URL') === undefined
+  ) {
+    issue(
+      'SSE_WORKERS',
+      `SSE_WORKERS=${configuredWorkers} needs NATS_URL: the embedded broker lives inside one process, ` +
+        'so workers would not share updates. Set NATS_URL, or SSE_WORKERS=1.',
+    );
+  }
+  const workersSource: WorkersSource =
+    configuredWorkers !== undefined
+      ? 'configured'
+      : nats === undefined
+        ? 'embedded-broker'
+        : 'cpus';
+  const workers =
+    configuredWorkers ??
+    (workersSource === 'cpus' ? Math.max(1, Math.min(MAX_WORKERS, cpuCount)) : 1);
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -108,8 +157,42 @@ export function parseConfig(
       drainWindowMs,
       maxSubscribers,
       logLevel,
+      tls,
+      workers,
+      workersSource,
     },
   };
+}
+
+/** Most `SSE_WORKERS` accepted. */
+const MAX_WORKERS = 256;
+
+function parseServerTls(
+  read: Reader,
+  issue: (variable: string, message: string) => void,
+  readFile: FileReader,
+): ServerTlsConfig | undefined {
+  const certFile = read.text('TLS_CERT');
+  const keyFile = read.text('TLS_KEY');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    issue(certFile === undefined ? 'TLS_CERT' : 'TLS_KEY', 'TLS_CERT and TLS_KEY go together.');
+    return undefined;
+  }
+  const cert = readVariableFile('TLS_CERT', certFile, readFile, issue);
+  const key = readVariableFile('TLS_KEY', keyFile, readFile, issue);
+  if (cert === undefined || key === undefined) return undefined;
+  try {
+    // Fails now, naming the files, rather than on the first handshake.
+    createSecureContext({ cert, key });
+  } catch (error) {
+    issue(
+      'TLS_CERT',
+      `TLS_CERT ${certFile} and TLS_KEY ${keyFile} are not a usable PEM certificate and matching key: ${(error as Error).message}`,
+    );
+    return undefined;
+  }
+  return { cert, key };
 }
 
 const NATS_ONLY = [

@@ -57,6 +57,7 @@ describe('parseConfig', () => {
           DRAIN_WINDOW: '0',
           MAX_SUBSCRIBERS: '19000',
           LOG_LEVEL: 'debug',
+          SSE_WORKERS: '3',
         },
         readFile,
       ),
@@ -78,6 +79,9 @@ describe('parseConfig', () => {
       drainWindowMs: 0,
       maxSubscribers: 19000,
       logLevel: 'debug',
+      tls: undefined,
+      workers: 3,
+      workersSource: 'configured',
     });
   });
 

@@ -16,6 +16,9 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     drainWindowMs: 0,
     maxSubscribers: undefined,
     logLevel: 'silent',
+    tls: undefined,
+    workers: 1,
+    workersSource: 'configured',
     ...overrides,
   };
 }

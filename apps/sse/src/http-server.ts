@@ -1,0 +1,122 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2Session, type Settings } from 'node:http2';
+import net, { type Socket } from 'node:net';
+import type { ServerTlsConfig } from './config.js';
+
+/** The request handler Fastify passes to a `serverFactory`. */
+export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** What Fastify calls on close: ends HTTP/2 sessions with GOAWAY once streams were drained. */
+export interface ClosesHttp2Sessions {
+  /** Sends GOAWAY on every open HTTP/2 session; each closes once its streams are done. */
+  closeHttp2Sessions(): void;
+}
+
+/** The HTTP/2 connection preface every h2 client sends first (RFC 9113 §3.4). */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * HTTP/2 settings of every session. Browsers open all of a page's streams
+ * on one connection; each costs a subscriber slot like an HTTP/1.1 socket.
+ */
+export const H2_SETTINGS: Settings = Object.freeze({ maxConcurrentStreams: 1000 });
+
+/** Idle sessions (no stream, no frames) are closed after this long, as Fastify does. */
+const SESSION_IDLE_TIMEOUT_MS = 72_000;
+/** HTTP/1.1 keep-alive between requests, Fastify's default. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/** A connection that sends nothing for this long before its first bytes is closed. */
+const FIRST_BYTES_TIMEOUT_MS = 30_000;
+
+/**
+ * A Fastify `serverFactory` serving HTTP/1.1 and HTTP/2 on one port. With
+ * TLS: an HTTPS server negotiating `h2` or `http/1.1` by ALPN. Without: a TCP
+ * server that reads the first bytes of each connection and hands it to an
+ * HTTP/2 server if they are the h2 preface (prior knowledge, h2c), else to an
+ * HTTP/1.1 server, both running the same Fastify handler. HTTP/1.1 streams
+ * keep their raw socket, so the hot path is unchanged.
+ */
+export function serverFactoryFor(tls: ServerTlsConfig | undefined) {
+  return (handler: RequestHandler): net.Server & ClosesHttp2Sessions =>
+    tls === undefined ? cleartextServer(handler) : secureServer(handler, tls);
+}
+
+function secureServer(handler: RequestHandler, tls: ServerTlsConfig) {
+  const server = http2.createSecureServer(
+    { cert: tls.cert, key: tls.key, allowHTTP1: true, settings: H2_SETTINGS },
+    handler as unknown as Parameters<typeof http2.createSecureServer>[1],
+  );
+  return Object.assign(server, { closeHttp2Sessions: trackSessions(server) });
+}
+
+function cleartextServer(handler: RequestHandler) {
+  const h1 = http.createServer(handler);
+  h1.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  // h1 never listens itself: 'listening' starts its connection tracking (headers
+  // timeout, idle-connection closing), which close() below stops again.
+  h1.emit('listening');
+  const h2 = http2.createServer(
+    { settings: H2_SETTINGS },
+    handler as unknown as Parameters<typeof http2.createServer>[1],
+  );
+  const closeHttp2Sessions = trackSessions(h2);
+
+  const server = net.createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    sniffPreface(socket, (isH2) => {
+      socket.setTimeout(0);
+      socket.removeAllListeners('timeout');
+      if (isH2) {
+        // The h2 session reads the bytes already buffered on the socket itself.
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        // The HTTP/1 parser takes over the socket's handle; the peeked bytes wait in
+        // the socket's buffer and reach it as a 'data' event once the socket flows.
+        socket.resume();
+      }
+    });
+  });
+  // Fastify listens for client errors on the server it was given.
+  h1.on('clientError', (error, socket) => server.emit('clientError', error, socket));
+  server.on('close', () => h1.close());
+  return Object.assign(server, {
+    closeHttp2Sessions,
+    /** Closes HTTP/1.1 connections idle between requests (Fastify's `forceCloseConnections: 'idle'`). */
+    closeIdleConnections: () => h1.closeIdleConnections(),
+  });
+}
+
+/**
+ * Reads until the bytes received either are the whole h2 preface or differ
+ * from it, then puts them back (`unshift`), pauses the socket and calls `route`.
+ */
+export function sniffPreface(socket: Socket, route: (isH2: boolean) => void): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, H2_PREFACE.length);
+    const matches = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    if (matches && n < H2_PREFACE.length) return;
+    socket.removeListener('data', onData);
+    socket.pause();
+    socket.unshift(seen);
+    route(matches);
+  };
+  socket.on('data', onData);
+}
+
+/** Tracks the sessions of an HTTP/2 server; returns the function that sends them GOAWAY. */
+function trackSessions(server: http2.Http2Server | http2.Http2SecureServer): () => void {
+  const sessions = new Set<Http2Session>();
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    session.on('error', () => session.destroy());
+    session.setTimeout(SESSION_IDLE_TIMEOUT_MS, () => session.close());
+  });
+  return () => {
+    for (const session of sessions) session.close();
+  };
+}
