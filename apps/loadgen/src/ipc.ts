@@ -7,8 +7,8 @@ export interface SubscribeCommand {
   offset: number;
   /** Subscribers this worker opens. */
   count: number;
-  /** Source address to bind (127.0.0.x), or undefined for the default. */
-  localAddress: string | undefined;
+  /** Source network (`127.R.W`, see `sourceFor`) to bind sockets in, or undefined to let the kernel choose. */
+  sourceNetwork: string | undefined;
   /** New connections per second for this worker; `0` means all at once. */
   ratePerSecond: number;
   /** A subscriber not answered with a response head within this time fails with `timeout`. */
@@ -42,7 +42,6 @@ export interface PublishCommand {
   /** This worker's index and the number of workers, to make timestamps unique. */
   index: number;
   workers: number;
-  localAddress: string | undefined;
 }
 
 /** Coordinator → worker: close everything and exit. */
@@ -120,6 +119,8 @@ export interface PublishedReport {
   /** When the load actually started and ended (wall-clock ms). */
   startedAt: number;
   endedAt: number;
+  /** The worker's own CPU time during the load, ms. */
+  cpuMs: number;
 }
 
 /** Worker → coordinator: a fault in the worker itself. */

@@ -14,6 +14,7 @@ export async function runPublishLoad(command: PublishCommand): Promise<Published
   const statuses: Record<string, number> = {};
   const errors: Record<string, number> = {};
   const startedAt = wallClockMs();
+  const cpuBefore = process.cpuUsage();
   const deadline = performance.now() + command.durationMs;
   let sequence = 0;
   const nextTimestamp = () => {
@@ -45,7 +46,7 @@ export async function runPublishLoad(command: PublishCommand): Promise<Published
       const key = `${endpoint.host}:${endpoint.port}`;
       if (connection === undefined || key !== connectionKey) {
         connection?.close();
-        connection = new KeepAliveConnection(endpoint, command.localAddress);
+        connection = new KeepAliveConnection(endpoint);
         connectionKey = key;
       }
       const body = renderTemplate(command.bodyTemplate, { env, ts });
@@ -75,5 +76,9 @@ export async function runPublishLoad(command: PublishCommand): Promise<Published
     errors,
     startedAt,
     endedAt: wallClockMs(),
+    cpuMs: (() => {
+      const cpu = process.cpuUsage(cpuBefore);
+      return (cpu.user + cpu.system) / 1000;
+    })(),
   };
 }

@@ -2,7 +2,6 @@ import { ProcessSampler } from './process-sampler.js';
 import type { Progress } from './progress.js';
 import { publishUrlTemplate, redactHeaders, type ServerTemplates } from './scenario.js';
 import { type Summary, sorted, summarize } from './stats.js';
-import { sourceAddress } from './target.js';
 import { closeWorkers, forkWorkers } from './worker-group.js';
 
 /** Options of a publish run. */
@@ -34,6 +33,9 @@ export interface PublishResult {
   /** Server CPU time during the run, ms, and its share of one core. */
   serverCpuMs: number | undefined;
   serverCores: number | undefined;
+  /** The load generator's CPU time, ms, and its share of one core. */
+  clientCpuMs: number;
+  clientCores: number;
 }
 
 /** Drives `queue-change` (or any publish URL) at a concurrency for a duration. */
@@ -67,7 +69,6 @@ export async function runPublish(
           durationMs: options.durationMs,
           index: w.index,
           workers: workers.length,
-          localAddress: sourceAddress(w.index),
         });
         return w.next('published', options.durationMs + 60_000);
       }),
@@ -108,6 +109,8 @@ export async function runPublish(
       failed: non2xx + errorCount,
       serverCpuMs: cpu,
       serverCores: cpu === undefined ? undefined : cpu / (end - start),
+      clientCpuMs: reports.reduce((a, r) => a + r.cpuMs, 0),
+      clientCores: reports.reduce((a, r) => a + r.cpuMs, 0) / (end - start),
     };
   } finally {
     clearInterval(ticker);

@@ -3,7 +3,7 @@ import { wallClockMs } from './clock.js';
 import { ChunkedDecoder, parseResponseHead } from './http-response.js';
 import type { CollectedReport, SubscribeCommand, SubscriberCounts, ValueReceipts } from './ipc.js';
 import { SseLineScanner } from './sse-scanner.js';
-import { type Endpoint, parseEndpoint } from './target.js';
+import { type Endpoint, parseEndpoint, sourceFor } from './target.js';
 
 /** At most this many distinct values are tracked; more are counted as untracked. */
 const MAX_TRACKED_VALUES = 256;
@@ -160,9 +160,7 @@ export class SubscriberPool {
     const socket = connect({
       host: endpoint.host,
       port: endpoint.port,
-      ...(this.command.localAddress === undefined
-        ? {}
-        : { localAddress: this.command.localAddress }),
+      ...(this.command.sourceNetwork === undefined ? {} : sourceFor(this.command.sourceNetwork, j)),
     });
     const sub = new Subscriber(this, socket);
     this.sockets.add(socket);

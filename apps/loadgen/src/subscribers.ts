@@ -2,7 +2,7 @@ import { wallClockMs } from './clock.js';
 import { LoadgenError } from './errors.js';
 import type { ProgressReport, SubscriberCounts } from './ipc.js';
 import type { Progress } from './progress.js';
-import { sourceAddress } from './target.js';
+import { sourceNetwork } from './target.js';
 import { forkWorkers, type WorkerHandle } from './worker-group.js';
 
 /** The most sockets one worker holds (the per-process open-file limit here is 20,000). */
@@ -17,7 +17,7 @@ export interface OpenOptions {
   /** New connections per second over all workers; 0 = all at once (a storm). */
   rampPerSecond: number;
   connectTimeoutMs: number;
-  /** Bind each worker to its own 127.0.0.x source address. @defaultValue true */
+  /** Bind each worker's sockets to its own 127.R.W.x source addresses and explicit ports. @defaultValue true */
   spreadSources: boolean;
 }
 
@@ -73,6 +73,7 @@ export async function openSubscribers(
   const workerCount = Math.max(options.workers, Math.ceil(options.subscribers / MAX_PER_WORKER), 1);
   const workers = forkWorkers(workerCount);
   const startedAt = wallClockMs();
+  const run = 1 + Math.floor(Math.random() * 250);
   let offset = 0;
   for (const w of workers) {
     const count =
@@ -83,7 +84,7 @@ export async function openSubscribers(
       urls: options.urls,
       offset,
       count,
-      localAddress: options.spreadSources ? sourceAddress(w.index) : undefined,
+      sourceNetwork: options.spreadSources ? sourceNetwork(run, w.index) : undefined,
       ratePerSecond: options.rampPerSecond / workerCount,
       connectTimeoutMs: options.connectTimeoutMs,
     });

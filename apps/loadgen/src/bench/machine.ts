@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 
@@ -16,12 +16,10 @@ export interface MachineInfo {
 }
 
 function run(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (error) {
-    const e = error as { stderr?: string; stdout?: string };
-    return (e.stderr || e.stdout || 'unknown').toString().trim();
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) return 'unknown';
+  // Some tools (nginx -v) print their version on stderr.
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
 }
 
 /** Reads the machine description (CPU, cores, versions). */

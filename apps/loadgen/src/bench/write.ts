@@ -250,6 +250,12 @@ export function benchMarkdown(
           '',
         ],
         [
+          'load generator CPU (cores)',
+          po ? po.clientCores.toFixed(2) : '–',
+          pn ? pn.clientCores.toFixed(2) : '–',
+          '',
+        ],
+        [
           'report',
           link(reportsRel, results.publish.ours),
           link(reportsRel, results.publish.nchan),
