@@ -104,7 +104,8 @@ export class JetStreamBroker implements Broker {
   #closePromise: Promise<void> | undefined;
   #started = false;
   #turn: Promise<void> | undefined;
-  #outage = rejectedLater();
+  /** Rejecters of requests waiting on NATS, failed at once when the connection is lost. */
+  readonly #inflight = new Set<(error: unknown) => void>();
   #refollowTimer: ReturnType<typeof setTimeout> | undefined;
   #refollowing = false;
   #watchdog: ReturnType<typeof setInterval> | undefined;
@@ -204,7 +205,6 @@ export class JetStreamBroker implements Broker {
     }
     if (this.#closePromise !== undefined) return;
     this.#started = true;
-    this.#outage = rejectedLater();
     this.#startWatchdog();
     if (!nc.isClosed()) this.#events.setState('ready');
     this.#logger.info(
@@ -278,7 +278,6 @@ export class JetStreamBroker implements Broker {
           case 'reconnect':
             this.#logger.info({ server: status.server }, 'Reconnected to NATS');
             if (this.#started && this.#closePromise === undefined) {
-              this.#outage = rejectedLater();
               this.#events.setState('ready');
               this.#afterReconnect();
             }
@@ -305,7 +304,7 @@ export class JetStreamBroker implements Broker {
     if (!this.#started || this.#closePromise !== undefined) return;
     this.#events.setState('unavailable');
     // Publishes waiting on an ack fail now rather than at their timeout.
-    this.#outage.reject(new BrokerUnavailableError('Lost the connection to NATS.'));
+    this.#failInflight(new BrokerUnavailableError('Lost the connection to NATS.'));
   }
 
   /**
@@ -584,13 +583,12 @@ export class JetStreamBroker implements Broker {
         if (!readBack) expected = known.sequence;
       }
       try {
-        const ack = await Promise.race([
+        const ack = await this.#guard(
           this.#js!.publish(subject, payload, {
             msgID,
             expect: { lastSubjectSequence: expected },
           }),
-          this.#outage.promise,
-        ]);
+        );
         // The same environment and timestamp was written within the duplicate window.
         if (ack.duplicate) return 'duplicate';
         this.#accept(environment, updatedAt, this.#now(), ack.seq);
@@ -615,10 +613,9 @@ export class JetStreamBroker implements Broker {
   async #readLast(subject: string): Promise<LastMessage | undefined> {
     let stored: Awaited<ReturnType<JetStreamManager['direct']['getMessage']>>;
     try {
-      stored = await Promise.race([
+      stored = await this.#guard(
         this.#jsm!.direct.getMessage(STREAM_SETTINGS.name, { last_by_subj: subject }),
-        this.#outage.promise,
-      ]);
+      );
     } catch (error) {
       throw this.#unavailable('read', error);
     }
@@ -629,6 +626,19 @@ export class JetStreamBroker implements Broker {
       storedAt: stored.time.getTime(),
       updatedAt: decoded.ok ? decoded.value : undefined,
     };
+  }
+
+  /** Settles with `request`, or fails as soon as the connection is lost. */
+  #guard<T>(request: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#inflight.add(reject);
+      request.then(resolve, reject).finally(() => this.#inflight.delete(reject));
+    });
+  }
+
+  #failInflight(error: BrokerUnavailableError): void {
+    for (const reject of this.#inflight) reject(error);
+    this.#inflight.clear();
   }
 
   #safeServers(): string[] {
@@ -670,7 +680,7 @@ export class JetStreamBroker implements Broker {
 
   async #close(): Promise<void> {
     this.#events.setState('closed');
-    this.#outage.reject(new BrokerUnavailableError('The JetStream broker is closed.'));
+    this.#failInflight(new BrokerUnavailableError('The JetStream broker is closed.'));
     if (this.#refollowTimer !== undefined) clearTimeout(this.#refollowTimer);
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
     // Let a start in progress settle first, so its connection is closed too.
@@ -711,14 +721,4 @@ function sleep(ms: number, keepAlive = true): Promise<void> {
     const timer = setTimeout(resolve, ms);
     if (!keepAlive) timer.unref();
   });
-}
-
-/** A promise that only rejects, when told to; it never leaks an unhandled rejection. */
-function rejectedLater(): { promise: Promise<never>; reject(error: unknown): void } {
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<never>((_, rej) => {
-    reject = rej;
-  });
-  promise.catch(() => {});
-  return { promise, reject };
 }

@@ -175,12 +175,18 @@ describe('JetStreamBroker', () => {
   });
 
   it('notices a NATS server that stops answering (pings) and recovers when it resumes', async () => {
-    const a = await start({ pingIntervalMs: 300, maxPingOut: 2 });
+    const a = await start({ pingIntervalMs: 300, maxPingOut: 2, publishTimeoutMs: 8_000 });
     const seen = recordUpdates(a);
     const pid = nats.pid;
     process.kill(pid, 'SIGSTOP');
     try {
+      // A publish waiting for its ack fails when the connection is declared lost,
+      // long before its own 8 s timeout.
+      const started = Date.now();
+      const pending = a.publish(newEnvironment(), 5).catch((e: unknown) => e);
       await waitFor(() => a.state === 'unavailable', 'A notices the silent server', 3_000);
+      expect(await pending).toBeInstanceOf(BrokerUnavailableError);
+      expect(Date.now() - started).toBeLessThan(4_000);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
