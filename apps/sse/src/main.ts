@@ -1,13 +1,17 @@
-import { buildApp } from './app.js';
+import cluster from 'node:cluster';
+import { WORKER_SLOT_VARIABLE, type WorkerListeningMessage } from './cluster-messages.js';
 import { parseConfig } from './config.js';
+import { runInstance } from './instance.js';
+import { runPrimary } from './primary.js';
 
 /**
- * The process: parse the configuration (exit 1 listing every problem), build
- * the app, start the broker, listen, log one `listening` line. On SIGTERM or
- * SIGINT: readiness turns 503, streams end spread over the drain window,
- * the server stops, the broker drains and closes, exit 0.
+ * The process: parse the configuration (exit 1 listing every problem), then
+ * either run one instance here (`SSE_WORKERS=1`, the embedded broker), or,
+ * as the cluster primary, run `SSE_WORKERS` instances as worker processes on
+ * the same port. Either way one `listening` line is logged once the service
+ * serves, and SIGTERM drains every stream before exit 0.
  */
-async function main(): Promise<void> {
+function main(): void {
   const parsed = parseConfig(process.env);
   if (!parsed.ok) {
     for (const { variable, message } of parsed.errors) {
@@ -16,53 +20,42 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const config = parsed.value;
+
+  if (config.workers > 1 && cluster.isWorker) {
+    // A worker of the primary below: it serves and tells the primary when it listens.
+    const slot = Number(process.env[WORKER_SLOT_VARIABLE]);
+    void runInstance(config, (app, address) => {
+      app.log.debug({ worker: slot, port: address.port }, 'worker listening');
+      const message: WorkerListeningMessage = {
+        type: 'flagsmith-rt:listening',
+        port: address.port,
+        url: address.url,
+        broker: address.broker,
+      };
+      process.send?.(message);
+    });
+    return;
+  }
+
   if (config.authTokenGenerated) {
-    // Printed once, on stderr, never through the JSON log.
+    // Printed once, on stderr, never through the JSON log; workers get it from the primary.
     process.stderr.write(
       `SSE_AUTHENTICATION_TOKEN is not set; publishers must send this generated token:\n` +
         `  Authorization: Token ${config.authToken}\n`,
     );
   }
-
-  const app = buildApp(config);
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal, drainWindowMs: config.drainWindowMs }, 'shutting down');
-    app.close().then(
-      () => {
-        app.log.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-
-  try {
-    await app.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    app.log.fatal({ err: error }, 'could not start');
-    await app.close().catch(() => {});
-    process.exit(1);
+  if (config.workers > 1) {
+    runPrimary(config);
+    return;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
-  app.log.info(
-    {
-      url: `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`,
-      host: config.host,
-      port,
-      broker: app.realtimeHub.broker.kind,
-    },
-    'listening',
-  );
+  void runInstance(config, (app, address) => {
+    if (config.workersSource === 'embedded-broker') {
+      app.log.info(
+        'One process: the embedded broker cannot be shared, so SSE_WORKERS defaults to 1 without NATS_URL.',
+      );
+    }
+    app.log.info({ ...address }, 'listening');
+  });
 }
 
-void main();
+main();

@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { AppConfig } from './config.js';
+
+/** Where a started instance listens, as announced in the `listening` line. */
+export interface ListeningAddress {
+  /** `http://` or `https://` (with `TLS_CERT`) URL clients can use; `0.0.0.0` shown as 127.0.0.1. */
+  url: string;
+  /** The `HOST` listened on. */
+  host: string;
+  /** The port listened on (the chosen one when `PORT=0`). */
+  port: number;
+  /** `jetstream` or `embedded`. */
+  broker: string;
+}
+
+/** The URL of the service listening on `port`, for the `listening` line. */
+export function listeningUrl(config: AppConfig, port: number): string {
+  const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const scheme = config.tls === undefined ? 'http' : 'https';
+  return `${scheme}://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
+}
+
+/**
+ * Runs one full instance in this process: builds the app, starts the broker,
+ * listens, then calls `announce` once. On SIGTERM or SIGINT: readiness turns
+ * 503, streams end spread over the drain window, the server stops, the broker
+ * drains and closes, exit 0 (1 if the shutdown failed). A failed start exits 1.
+ */
+export async function runInstance(
+  config: AppConfig,
+  announce: (app: FastifyInstance, address: ListeningAddress) => void,
+): Promise<void> {
+  const app = buildApp(config);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal, drainWindowMs: config.drainWindowMs }, 'shutting down');
+    app.close().then(
+      () => {
+        app.log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    app.log.fatal({ err: error }, 'could not start');
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  announce(app, {
+    url: listeningUrl(config, port),
+    host: config.host,
+    port,
+    broker: app.realtimeHub.broker.kind,
+  });
+}
