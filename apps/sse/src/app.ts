@@ -1,6 +1,7 @@
 import {
   type Broker,
   EmbeddedBroker,
+  fastifyLimitOptions,
   flagsmithRealtime,
   frameworkErrorHandler,
   JetStreamBroker,
@@ -41,6 +42,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     frameworkErrors: frameworkErrorHandler,
     // The plugin answers requests during shutdown itself (JSON, CORS, Retry-After).
     return503OnClosing: false,
+    // Request head, body and time limits: 431, 400 and 408 in the JSON error shape.
+    ...fastifyLimitOptions(config.limits),
     // HTTP/1.1 and HTTP/2 on one port: ALPN with TLS_CERT/TLS_KEY, else h2c by prior knowledge.
     serverFactory: serverFactoryFor(config.tls) as unknown as FastifyServerOptions['serverFactory'],
   });
@@ -51,6 +54,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     keepAliveIntervalMs: config.keepAliveIntervalMs,
     slowSubscriberTimeoutMs: config.slowSubscriberTimeoutMs,
     drainWindowMs: config.drainWindowMs,
+    maxStreamAgeMs: config.maxStreamAgeMs,
+    metrics: config.metricsEnabled,
     ...(config.maxSubscribers === undefined ? {} : { maxSubscribers: config.maxSubscribers }),
   });
   app.addHook('onReady', async () => {
@@ -73,6 +78,10 @@ function createBroker(config: AppConfig, app: FastifyInstance): Broker {
     replicas: config.nats.replicas,
     storage: config.nats.storage,
     logger,
+    // Counted in flagsmith_sse_nats_errors_total; the hub exists once the plugin registered.
+    onError: (operation) => {
+      if (app.hasDecorator('realtimeHub')) app.realtimeHub.recordNatsError(operation);
+    },
   });
 }
 

@@ -3,7 +3,12 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { STREAM_SETTINGS, type StreamStorage } from '@flagsmith-rt/protocol';
-import type { NatsCredentials, NatsTlsOptions } from '@flagsmith-rt/server';
+import {
+  DEFAULT_HTTP_LIMITS,
+  type HttpLimits,
+  type NatsCredentials,
+  type NatsTlsOptions,
+} from '@flagsmith-rt/server';
 
 /** Log levels pino accepts. */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -62,6 +67,12 @@ export interface AppConfig {
   drainWindowMs: number;
   /** `MAX_SUBSCRIBERS`. @defaultValue unlimited */
   maxSubscribers: number | undefined;
+  /** `MAX_STREAM_AGE` in ms (each stream ends after it, less up to 20 % jitter); 0 for never. @defaultValue 0 */
+  maxStreamAgeMs: number;
+  /** `METRICS_ENABLED`: serve `GET /metricsz`; `false` does no metrics work at all. @defaultValue true */
+  metricsEnabled: boolean;
+  /** `MAX_HEADER_SIZE` (bytes) and `REQUEST_TIMEOUT` (ms). @defaultValue 16384 bytes, 10000 ms */
+  limits: HttpLimits;
   /** `LOG_LEVEL`. @defaultValue `info` */
   logLevel: LogLevel;
   /**
@@ -114,6 +125,21 @@ export function parseConfig(
   const slowSubscriberTimeoutMs = read.seconds('SLOW_SUBSCRIBER_TIMEOUT', 30, false);
   const drainWindowMs = read.seconds('DRAIN_WINDOW', 5, true);
   const maxSubscribers = read.optionalInteger('MAX_SUBSCRIBERS', 1, Number.MAX_SAFE_INTEGER);
+  const maxStreamAgeMs = read.seconds('MAX_STREAM_AGE', 0, true);
+  const metricsEnabled = read.boolean('METRICS_ENABLED', true);
+  const limits: HttpLimits = {
+    maxHeaderBytes: read.integer(
+      'MAX_HEADER_SIZE',
+      DEFAULT_HTTP_LIMITS.maxHeaderBytes,
+      1024,
+      1024 * 1024,
+    ),
+    requestTimeoutMs: read.seconds(
+      'REQUEST_TIMEOUT',
+      DEFAULT_HTTP_LIMITS.requestTimeoutMs / 1000,
+      false,
+    ),
+  };
   const logLevel = (read.choice('LOG_LEVEL', LOG_LEVELS) ?? 'info') as LogLevel;
 
   const configuredToken = read.text('SSE_AUTHENTICATION_TOKEN');
@@ -156,6 +182,9 @@ export function parseConfig(
       slowSubscriberTimeoutMs,
       drainWindowMs,
       maxSubscribers,
+      maxStreamAgeMs,
+      metricsEnabled,
+      limits,
       logLevel,
       tls,
       workers,
@@ -359,6 +388,17 @@ class Reader {
       return fallbackSeconds * 1000;
     }
     return ms;
+  }
+
+  /** `true` or `false` (any case). */
+  boolean(name: string, fallback: boolean): boolean {
+    const text = this.text(name);
+    if (text === undefined) return fallback;
+    const value = text.toLowerCase();
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    this.issue(name, `${name} must be true or false, got "${text}".`);
+    return fallback;
   }
 
   choice(name: string, options: readonly string[]): string | undefined {

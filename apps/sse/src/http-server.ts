@@ -37,26 +37,49 @@ const FIRST_BYTES_TIMEOUT_MS = 30_000;
  * keep their raw socket, so the hot path is unchanged.
  */
 export function serverFactoryFor(tls: ServerTlsConfig | undefined) {
-  return (handler: RequestHandler): net.Server & ClosesHttp2Sessions =>
-    tls === undefined ? cleartextServer(handler) : secureServer(handler, tls);
+  return (
+    handler: RequestHandler,
+    fastifyOptions?: { http?: http.ServerOptions },
+  ): net.Server & ClosesHttp2Sessions => {
+    // Request limits (head size, request and headers timeouts) from Fastify's `http` option.
+    const limits = fastifyOptions?.http ?? {};
+    return tls === undefined
+      ? cleartextServer(handler, limits)
+      : secureServer(handler, tls, limits);
+  };
 }
 
-function secureServer(handler: RequestHandler, tls: ServerTlsConfig) {
+/** HTTP/2 settings with the head size limit applied to header lists. */
+function h2SettingsFor(limits: http.ServerOptions): Settings {
+  return limits.maxHeaderSize === undefined
+    ? H2_SETTINGS
+    : { ...H2_SETTINGS, maxHeaderListSize: limits.maxHeaderSize };
+}
+
+function secureServer(handler: RequestHandler, tls: ServerTlsConfig, limits: http.ServerOptions) {
   const server = http2.createSecureServer(
-    { cert: tls.cert, key: tls.key, allowHTTP1: true, settings: H2_SETTINGS },
+    { cert: tls.cert, key: tls.key, allowHTTP1: true, settings: h2SettingsFor(limits) },
     handler as unknown as Parameters<typeof http2.createSecureServer>[1],
   );
+  // HTTP/1.1 over this server (allowHTTP1) reads the same properties as an http.Server.
+  const { maxHeaderSize, requestTimeout, headersTimeout, connectionsCheckingInterval } = limits;
+  Object.assign(server, {
+    maxHeaderSize,
+    requestTimeout,
+    headersTimeout,
+    connectionsCheckingInterval,
+  });
   return Object.assign(server, { closeHttp2Sessions: trackSessions(server) });
 }
 
-function cleartextServer(handler: RequestHandler) {
-  const h1 = http.createServer(handler);
+function cleartextServer(handler: RequestHandler, limits: http.ServerOptions) {
+  const h1 = http.createServer(limits, handler);
   h1.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   // h1 never listens itself: 'listening' starts its connection tracking (headers
   // timeout, idle-connection closing), which close() below stops again.
   h1.emit('listening');
   const h2 = http2.createServer(
-    { settings: H2_SETTINGS },
+    { settings: h2SettingsFor(limits) },
     handler as unknown as Parameters<typeof http2.createServer>[1],
   );
   const closeHttp2Sessions = trackSessions(h2);

@@ -1,3 +1,4 @@
+import { DEFAULT_HTTP_LIMITS } from '@flagsmith-rt/server';
 import type { AppConfig } from '../../src/config.js';
 
 /** The publish token of the tests. */
@@ -15,6 +16,9 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     slowSubscriberTimeoutMs: 5000,
     drainWindowMs: 0,
     maxSubscribers: undefined,
+    maxStreamAgeMs: 0,
+    metricsEnabled: true,
+    limits: { ...DEFAULT_HTTP_LIMITS },
     logLevel: 'silent',
     tls: undefined,
     workers: 1,

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { startNatsServer } from '@flagsmith-rt/nats-launcher';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { type AppConfig, parseConfig } from '../src/config.js';
+import { testConfig } from './helpers/config.js';
+import { waitFor } from './helpers/sse-client.js';
+
+const ENV = 'operations_env';
+const apps: FastifyInstance[] = [];
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+  await Promise.all(apps.splice(0).map((app) => app.close()));
+});
+
+async function instance(
+  overrides: Partial<AppConfig> = {},
+): Promise<{ app: FastifyInstance; port: number }> {
+  const app = buildApp(testConfig(overrides), { logger: false });
+  apps.push(app);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { app, port: address.port };
+}
+
+/** Sends raw bytes and collects the answer until the server closes the connection. */
+function raw(port: number, request: string, drip?: string) {
+  const socket = connect({ port, host: '127.0.0.1' });
+  cleanups.push(() => socket.destroy());
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  socket.on('error', () => {});
+  socket.write(request);
+  const timer = drip ? setInterval(() => !socket.destroyed && socket.write(drip), 50) : undefined;
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return {
+    socket,
+    text: () => Buffer.concat(chunks).toString('latin1'),
+    closed: closed.finally(() => clearInterval(timer)),
+  };
+}
+
+describe('operations configuration', () => {
+  it('parses METRICS_ENABLED, MAX_STREAM_AGE, MAX_HEADER_SIZE and REQUEST_TIMEOUT, with defaults', () => {
+    const defaults = parseConfig({});
+    expect(defaults.ok && defaults.value).toMatchObject({
+      metricsEnabled: true,
+      maxStreamAgeMs: 0,
+      limits: { maxHeaderBytes: 16384, requestTimeoutMs: 10_000 },
+    });
+    const set = parseConfig({
+      METRICS_ENABLED: 'False',
+      MAX_STREAM_AGE: '3600',
+      MAX_HEADER_SIZE: '32768',
+      REQUEST_TIMEOUT: '2.5',
+    });
+    expect(set.ok && set.value).toMatchObject({
+      metricsEnabled: false,
+      maxStreamAgeMs: 3_600_000,
+      limits: { maxHeaderBytes: 32768, requestTimeoutMs: 2500 },
+    });
+  });
+
+  it('names each invalid variable', () => {
+    const result = parseConfig({
+      METRICS_ENABLED: 'yes',
+      MAX_STREAM_AGE: '-1',
+      MAX_HEADER_SIZE: '10',
+      REQUEST_TIMEOUT: '0',
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map((e) => e.variable).sort()).toEqual([
+      'MAX_HEADER_SIZE',
+      'MAX_STREAM_AGE',
+      'METRICS_ENABLED',
+      'REQUEST_TIMEOUT',
+    ]);
+  });
+});
+
+describe('the service', () => {
+  it('serves /metricsz by default and nothing there with METRICS_ENABLED=false', async () => {
+    const on = await instance();
+    const res = await fetch(`http://127.0.0.1:${on.port}/metricsz`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(await res.text()).toContain('flagsmith_sse_subscribers 0');
+    const off = await instance({ metricsEnabled: false });
+    expect((await fetch(`http://127.0.0.1:${off.port}/metricsz`)).status).toBe(404);
+  });
+
+  it('answers an oversized head with 431 and a slowloris with 408 in the JSON shape, and keeps serving', async () => {
+    const { port } = await instance({ limits: { maxHeaderBytes: 16384, requestTimeoutMs: 300 } });
+    const big = raw(
+      port,
+      `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\nX-Big: ${randomBytes(9000).toString('hex')}\r\n\r\n`,
+    );
+    await big.closed;
+    expect(big.text()).toMatch(/^HTTP\/1\.1 431 [\s\S]*\{"error":\{"code":"headers_too_large"/);
+    const slow = raw(port, 'GET /livez HTTP/1.1\r\nHost: x\r\n', 'X-Drip: 1\r\n');
+    await slow.closed;
+    expect(slow.text()).toMatch(/^HTTP\/1\.1 408 [\s\S]*\{"error":\{"code":"request_timeout"/);
+    expect((await fetch(`http://127.0.0.1:${port}/livez`)).status).toBe(200);
+  });
+
+  it('never applies REQUEST_TIMEOUT to a stream whose request was received', async () => {
+    const { app, port } = await instance({
+      keepAliveIntervalMs: 100,
+      limits: { maxHeaderBytes: 16384, requestTimeoutMs: 200 },
+    });
+    const stream = raw(port, `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
+    // Six request timeouts (checked every 50 ms) pass while the stream keeps flowing.
+    await waitFor(
+      () => (stream.text().match(/: ping/g)?.length ?? 0) >= 12,
+      'twelve keep-alives',
+      5_000,
+    );
+    expect(stream.text()).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(stream.socket.destroyed).toBe(false);
+    expect(app.realtimeHub.subscriberCount).toBe(1);
+  });
+
+  it('ends streams at MAX_STREAM_AGE', async () => {
+    const { app, port } = await instance({ maxStreamAgeMs: 300 });
+    const stream = raw(port, `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await stream.closed;
+    expect(stream.text()).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(app.realtimeHub.counters.streamAgeCloses).toBe(1);
+  });
+
+  it('counts NATS errors from the broker it builds', async () => {
+    const nats = await startNatsServer();
+    cleanups.push(() => nats.stop());
+    const { port } = await instance({
+      nats: { servers: [nats.url], replicas: 1, storage: 'memory' },
+    });
+    await nats.kill('SIGKILL');
+    await waitFor(async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metricsz`)).text();
+      return (
+        text.includes('flagsmith_sse_nats_connected 0') &&
+        /flagsmith_sse_nats_errors_total\{operation="connect"\} [1-9]/.test(text)
+      );
+    }, 'nats_connected 0 and a connect error');
+  });
+});
