@@ -7,6 +7,7 @@ export {
   type PublishOutcome,
   type UpdateListener,
 } from './broker.js';
+export { aggregateMetrics, type MetricsSnapshot, metricsSnapshot } from './cluster-metrics.js';
 export { PREFLIGHT_HEADERS } from './cors.js';
 export { createCounters, type HubCounters, NATS_OPERATIONS } from './counters.js';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';

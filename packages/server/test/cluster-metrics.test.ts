@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { aggregateMetrics, metricsSnapshot } from '../src/cluster-metrics.js';
+import { EmbeddedBroker } from '../src/embedded-broker.js';
+import { Hub } from '../src/hub.js';
+import { createMetricsRegistry } from '../src/metrics.js';
+
+/** A hub with `subscribers` fake open streams and some counted writes, and its registry. */
+async function worker(subscribers: number, writes: number, brokerReady: boolean) {
+  const broker = new EmbeddedBroker();
+  if (brokerReady) await broker.start();
+  const hub = new Hub({
+    broker,
+    eventIds: true,
+    keepAliveIntervalMs: 15_000,
+    slowSubscriberTimeoutMs: 30_000,
+  });
+  for (let i = 0; i < subscribers; i++) {
+    hub.add(
+      { write: () => true, end() {}, destroy() {}, writableLength: 0, destroyed: false, on() {} },
+      'env',
+    );
+  }
+  hub.counters.writesData = writes;
+  return metricsSnapshot(createMetricsRegistry(hub));
+}
+
+function value(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  if (line === undefined) throw new Error(`no ${series} in\n${text}`);
+  return Number(line.slice(series.length + 1));
+}
+
+describe('aggregateMetrics', () => {
+  it('sums subscribers and counters over workers, and reports NATS connected only if all are', async () => {
+    const text = await aggregateMetrics([await worker(3, 10, true), await worker(5, 7, true)]);
+    expect(value(text, 'flagsmith_sse_subscribers')).toBe(8);
+    expect(value(text, 'flagsmith_sse_http_writes_total{message="data"}')).toBe(17);
+    expect(value(text, 'flagsmith_sse_nats_connected')).toBe(1);
+    // Once per instance, not once per worker.
+    expect(text.match(/^# TYPE flagsmith_sse_subscribers gauge$/gm)).toHaveLength(1);
+
+    const oneDown = await aggregateMetrics([await worker(1, 0, true), await worker(1, 0, false)]);
+    expect(value(oneDown, 'flagsmith_sse_nats_connected')).toBe(0);
+  });
+
+  it('keeps a single snapshot as it is', async () => {
+    const snapshot = await worker(2, 4, true);
+    expect(value(await aggregateMetrics([snapshot]), 'flagsmith_sse_subscribers')).toBe(2);
+  });
+});
