@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import {
   type Broker,
   EmbeddedBroker,
@@ -10,6 +11,7 @@ import {
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
 import { serverFactoryFor } from './http-server.js';
+import { clusterMetrics } from './worker-metrics.js';
 
 /** Options of {@link buildApp} that are not configuration (tests and embedding). */
 export interface BuildAppOptions {
@@ -48,6 +50,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     serverFactory: serverFactoryFor(config.tls) as unknown as FastifyServerOptions['serverFactory'],
   });
   const broker = createBroker(config, app);
+  // A cluster worker serves /metricsz for the whole instance (all workers), not for itself.
+  const workerMetrics = config.metricsEnabled && config.workers > 1 && cluster.isWorker;
   app.register(flagsmithRealtime, {
     broker,
     authToken: config.authToken,
@@ -55,9 +59,10 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     slowSubscriberTimeoutMs: config.slowSubscriberTimeoutMs,
     drainWindowMs: config.drainWindowMs,
     maxStreamAgeMs: config.maxStreamAgeMs,
-    metrics: config.metricsEnabled,
+    metrics: config.metricsEnabled && !workerMetrics,
     ...(config.maxSubscribers === undefined ? {} : { maxSubscribers: config.maxSubscribers }),
   });
+  if (workerMetrics) app.register(clusterMetrics);
   app.addHook('onReady', async () => {
     await broker.start();
     app.log.info({ broker: broker.kind }, 'broker ready');

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { isListeningMessage, WORKER_SLOT_VARIABLE } from './cluster-messages.js';
 import type { AppConfig } from './config.js';
 import { primaryLogger } from './primary-log.js';
+import { PrimaryMetrics } from './primary-metrics.js';
 import { RestartBackoff } from './restart-backoff.js';
 
 /** One worker position: the process in it changes when a worker is restarted. */
@@ -21,7 +22,8 @@ interface Slot {
  * a growing delay if it keeps crashing). A worker failing before the service
  * was ready stops everything with exit 1. SIGTERM/SIGINT is forwarded to every
  * worker as SIGTERM (each drains its streams); the primary exits 0 once all
- * exited cleanly, 1 otherwise.
+ * exited cleanly, 1 otherwise. A scrape of `/metricsz` on any worker is
+ * answered with the sum over all workers, collected here.
  */
 export function runPrimary(config: AppConfig): void {
   const log = primaryLogger(config.logLevel);
@@ -38,6 +40,9 @@ export function runPrimary(config: AppConfig): void {
   let announced = false;
   let stopping = false;
   let exitCode = 0;
+  const metrics = new PrimaryMetrics(() =>
+    slots.flatMap((s) => (s.worker !== undefined && listening.has(s.index) ? [s.worker] : [])),
+  );
 
   const fork = (slot: Slot): void => {
     slot.restartTimer = undefined;
@@ -47,7 +52,7 @@ export function runPrimary(config: AppConfig): void {
     const pid = worker.process.pid;
     log.info({ worker: slot.index, workerPid: pid }, 'worker started');
     worker.on('message', (message: unknown) => {
-      if (!isListeningMessage(message)) return;
+      if (metrics.handle(worker, message) || !isListeningMessage(message)) return;
       log.info({ worker: slot.index, workerPid: pid, port: message.port }, 'worker listening');
       listening.add(slot.index);
       if (!announced && listening.size === slots.length) {

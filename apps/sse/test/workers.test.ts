@@ -47,6 +47,27 @@ function publish(port: number, token: string, updatedAt: number): Promise<number
   });
 }
 
+/** GETs a path over a new TCP connection (so successive calls reach different workers). */
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 async function open(port: number, count: number): Promise<SseClient[]> {
   const opened = await Promise.all(Array.from({ length: count }, () => SseClient.open(port, ENV)));
   clients.push(...opened);
@@ -93,6 +114,15 @@ describe('SSE_WORKERS: several processes on one port', () => {
     const first = await open(port, 8);
     expect(await publish(port, token, 1735229100)).toBe(200);
     expect(await settle(first, '1735229100.0')).toHaveLength(8);
+
+    // Whichever worker a scrape reaches, /metricsz describes the instance: all 8 streams.
+    for (let i = 0; i < 3; i++) {
+      const scrape = await get(port, '/metricsz');
+      expect(scrape.status).toBe(200);
+      expect(sample(scrape.body, 'flagsmith_sse_subscribers')).toBe(8);
+      expect(sample(scrape.body, 'flagsmith_sse_nats_connected')).toBe(1);
+      expect(sample(scrape.body, 'flagsmith_sse_publishes_total{result="published"}')).toBe(5);
+    }
 
     // Kill worker A: exactly its streams close; the others (on B) keep receiving.
     process.kill(pidA as number, 'SIGKILL');
