@@ -5,14 +5,15 @@ import { parseArgs } from 'node:util';
 import { machineInfo } from './bench/machine.js';
 import { QUICK, STANDARD } from './bench/matrix.js';
 import { findBinary } from './bench/processes.js';
-import { runMatrix } from './bench/runner.js';
+import { runMatrix, SCENARIOS, type Scenario } from './bench/runner.js';
 import { benchMarkdown, indexHtml, writeBenchmarksMd } from './bench/write.js';
 
 /**
  * `pnpm bench`: runs the standard matrix against flagsmith-rt (`apps/sse`)
  * and nginx+nchan on this machine, writes every report and the generated
  * section of BENCHMARKS.md. `--quick` runs a small matrix to check the
- * machinery; `--benchmarks FILE` writes elsewhere.
+ * machinery; `--only fanout,connect,publish,100k` runs a part, `--sizes 1000,19000` other fan-out sizes; `--benchmarks FILE`
+ * and `--reports DIR` write elsewhere.
  */
 async function bench(): Promise<void> {
   const { values } = parseArgs({
@@ -20,6 +21,8 @@ async function bench(): Promise<void> {
       quick: { type: 'boolean' },
       benchmarks: { type: 'string' },
       reports: { type: 'string' },
+      only: { type: 'string' },
+      sizes: { type: 'string' },
     },
   });
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -33,15 +36,21 @@ async function bench(): Promise<void> {
   mkdirSync(reportsDir, { recursive: true });
   const natsBinary = findBinary('nats-server', 'NATS_SERVER_BIN');
   const nginxBinary = findBinary('nginx', 'NGINX_BIN');
-  const spec = values.quick ? QUICK : STANDARD;
+  let spec = values.quick ? QUICK : STANDARD;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const machine = machineInfo(natsBinary, nginxBinary);
   log(`bench: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}`);
 
+  const only = new Set((values.only?.split(',') ?? [...SCENARIOS]) as Scenario[]);
+  for (const s of only) {
+    if (!SCENARIOS.includes(s)) throw new Error(`--only takes ${SCENARIOS.join(',')}, not "${s}"`);
+  }
+  if (values.sizes) spec = { ...spec, sizes: values.sizes.split(',').map(Number) };
   const results = await runMatrix(
     spec,
     { sseMain: join(root, 'apps/sse/dist/main.js'), reportsDir, natsBinary, nginxBinary },
     log,
+    only,
   );
   const rel = relative(dirname(benchmarksPath), reportsDir) || '.';
   const markdown = benchMarkdown(results, machine, spec, rel);

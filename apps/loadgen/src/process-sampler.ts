@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Linux reports CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
 const TICKS_PER_SECOND = 100;
@@ -34,6 +34,33 @@ export function readProcess(pid: number): { rssKb: number; cpuMs: number } | und
   }
 }
 
+/** Parent of every process, from /proc/<pid>/stat. */
+function parents(): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(name));
+      children.set(ppid, list);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
+}
+
+/** The given PIDs and all their descendants (a cluster primary's workers, nginx's workers). */
+export function withDescendants(pids: readonly number[]): number[] {
+  const children = parents();
+  const out = [...pids];
+  for (let i = 0; i < out.length && out.length < 4096; i++)
+    out.push(...(children.get(out[i]!) ?? []));
+  return [...new Set(out)];
+}
+
 /**
  * Samples the server processes under test (RSS and CPU time) on an interval,
  * together with the number of connected subscribers the caller reports, so
@@ -48,11 +75,11 @@ export class ProcessSampler {
     private readonly subscribers: () => number,
   ) {}
 
-  /** One sample now (also recorded). */
+  /** One sample now (also recorded), over the given processes and their descendants. */
   sample(): CostSample {
     let rssKb = 0;
     let cpuMs = 0;
-    for (const pid of this.pids) {
+    for (const pid of withDescendants(this.pids)) {
       const p = readProcess(pid);
       if (p) {
         rssKb += p.rssKb;

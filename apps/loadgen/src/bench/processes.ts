@@ -212,7 +212,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${port};
     location ~ ^/sub/([A-Za-z0-9_-]+)$ {
       nchan_subscriber eventsource;
       nchan_channel_id $1;

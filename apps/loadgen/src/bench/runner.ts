@@ -22,6 +22,11 @@ export interface BenchPaths {
   nginxBinary: string;
 }
 
+/** The parts of the matrix, selectable with `--only`. */
+export const SCENARIOS = ['fanout', 'connect', 'publish', '100k'] as const;
+/** One part of the matrix. */
+export type Scenario = (typeof SCENARIOS)[number];
+
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 /**
@@ -54,6 +59,7 @@ export async function runMatrix(
   spec: MatrixSpec,
   paths: BenchPaths,
   log: (l: string) => void,
+  only: ReadonlySet<Scenario> = new Set(SCENARIOS),
 ): Promise<BenchResults> {
   const token = randomBytes(18).toString('base64url');
   // loadgen reads the publish token from here, so commands never show it.
@@ -74,7 +80,8 @@ export async function runMatrix(
 
   const start = async (kind: ServerKind): Promise<RunningServer> =>
     kind === OURS
-      ? startSse({ main: paths.sseMain, token, natsUrl: nats.url })
+      ? // One process, as nchan runs one worker (SSE_WORKERS defaults to the CPU count with NATS).
+        startSse({ main: paths.sseMain, token, natsUrl: nats.url, extraEnv: { SSE_WORKERS: '1' } })
       : startNchan(paths.nginxBinary);
 
   const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -102,7 +109,7 @@ export async function runMatrix(
 
   try {
     // Targets 1, 4, 6: fan-out at each size, both servers, a fresh process per run.
-    for (const n of spec.sizes) {
+    for (const n of only.has('fanout') ? spec.sizes : []) {
       for (const kind of [OURS, NCHAN]) {
         const run = await attempt(`fanout ${n} ${kind.name}`, () =>
           withServer(kind, (s) =>
@@ -134,7 +141,7 @@ export async function runMatrix(
     }
 
     // Target 5: connection storm against one process.
-    for (const kind of [OURS, NCHAN]) {
+    for (const kind of only.has('connect') ? [OURS, NCHAN] : []) {
       results.connect[kind.name] = await attempt(`connect ${kind.name}`, () =>
         withServer(kind, (s) =>
           loadgen<ConnectResult>(
@@ -157,7 +164,7 @@ export async function runMatrix(
     }
 
     // Target 3: publish throughput (ours: JetStream file storage, acked).
-    for (const kind of [OURS, NCHAN]) {
+    for (const kind of only.has('publish') ? [OURS, NCHAN] : []) {
       results.publish[kind.name] = await attempt(`publish ${kind.name}`, () =>
         withServer(kind, (s) => {
           const pids = kind === OURS ? [s.pid, nats.pid] : [s.pid];
@@ -184,40 +191,41 @@ export async function runMatrix(
     }
 
     // Target 2: 100k over several apps/sse processes on one NATS.
-    results.hundredK.ours = await attempt('100k ours', async () => {
-      const servers: RunningServer[] = [];
-      try {
-        for (let i = 0; i < spec.hundredKProcesses; i++) servers.push(await start(OURS));
-        return await loadgen<FanoutResult>(
-          paths,
-          `fanout-${spec.hundredK}-ours`,
-          [
-            'fanout',
-            ...OURS.args(servers.map((s) => s.url)),
-            '--subscribers',
-            String(spec.hundredK),
-            '--workers',
-            String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
-            '--updates',
-            String(spec.updates),
-            '--interval',
-            `${spec.intervalMs}ms`,
-            '--ramp',
-            String(spec.hundredKRamp),
-            '--connect-timeout',
-            '60s',
-            '--settle-timeout',
-            '20s',
-            ...servers.flatMap((s) => ['--pid', String(s.pid)]),
-            '--label',
-            `ours, ${spec.hundredK} subscribers on ${spec.hundredKProcesses} apps/sse processes`,
-          ],
-          log,
-        );
-      } finally {
-        await Promise.all(servers.map((s) => s.stop()));
-      }
-    });
+    if (only.has('100k'))
+      results.hundredK.ours = await attempt('100k ours', async () => {
+        const servers: RunningServer[] = [];
+        try {
+          for (let i = 0; i < spec.hundredKProcesses; i++) servers.push(await start(OURS));
+          return await loadgen<FanoutResult>(
+            paths,
+            `fanout-${spec.hundredK}-ours`,
+            [
+              'fanout',
+              ...OURS.args(servers.map((s) => s.url)),
+              '--subscribers',
+              String(spec.hundredK),
+              '--workers',
+              String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
+              '--updates',
+              String(spec.updates),
+              '--interval',
+              `${spec.intervalMs}ms`,
+              '--ramp',
+              String(spec.hundredKRamp),
+              '--connect-timeout',
+              '60s',
+              '--settle-timeout',
+              '20s',
+              ...servers.flatMap((s) => ['--pid', String(s.pid)]),
+              '--label',
+              `ours, ${spec.hundredK} subscribers on ${spec.hundredKProcesses} apps/sse processes`,
+            ],
+            log,
+          );
+        } finally {
+          await Promise.all(servers.map((s) => s.stop()));
+        }
+      });
   } finally {
     await nats.stop();
   }
