@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
+import { listeningUrl } from '../src/instance.js';
 import { TOKEN, testConfig } from './helpers/config.js';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
@@ -216,6 +217,13 @@ describe('HTTP/1.1 and HTTP/2 on one port', () => {
     // Well under the 72 s idle timeout a lingering session would have cost.
     expect(Date.now() - closedAt).toBeLessThan(5_000);
     expect(running.realtimeHub.subscriberCount).toBe(0);
+  });
+
+  it('announces https:// with TLS and http:// without', () => {
+    const tls = { cert: 'c', key: 'k' };
+    expect(listeningUrl(testConfig({ tls }), 8443)).toBe('https://127.0.0.1:8443');
+    expect(listeningUrl(testConfig({ host: '0.0.0.0' }), 8088)).toBe('http://127.0.0.1:8088');
+    expect(listeningUrl(testConfig({ host: '::1' }), 8088)).toBe('http://[::1]:8088');
   });
 
   it('refuses a TLS_CERT without TLS_KEY, and a key that does not match, naming the variables', () => {
