@@ -95,7 +95,14 @@ export interface FanoutResult {
     completionMedianMs: number;
   };
   cost: ServerCost | undefined;
-  loadgen: { workers: number; maxWorkerRssMb: number; workerCpuMs: number };
+  loadgen: {
+    workers: number;
+    maxWorkerRssMb: number;
+    /** All workers' CPU time, ms. */
+    workerCpuMs: number;
+    /** Workers' CPU time from the first publish until every receipt was collected, ms. */
+    workerCpuMsDuringUpdates: number;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -134,7 +141,9 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
     await sleep(1000);
     const idle = sampler.sample();
 
-    await Promise.all(workers.map((w) => w.ask({ type: 'measure' }, 'measuring', 10_000)));
+    const measuring = await Promise.all(
+      workers.map((w) => w.ask({ type: 'measure' }, 'measuring', 10_000)),
+    );
     const expected = sumCounts(latestProgress(workers).map((r) => r.counts)).connected;
 
     const publishTemplate = publishUrlTemplate(options);
@@ -281,7 +290,9 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
       loadgen: {
         workers: workers.length,
         maxWorkerRssMb: Math.max(0, ...progressReports.map((r) => r.rssBytes / 2 ** 20)),
-        workerCpuMs: progressReports.reduce((a, r) => a + r.cpuMs, 0),
+        workerCpuMs: collected.reduce((a, c) => a + c.cpuMs, 0),
+        workerCpuMsDuringUpdates:
+          collected.reduce((a, c) => a + c.cpuMs, 0) - measuring.reduce((a, m) => a + m.cpuMs, 0),
       },
     };
   } finally {

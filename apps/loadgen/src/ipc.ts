@@ -105,6 +105,8 @@ export interface CollectedReport {
   values: ValueReceipts[];
   /** Events of values beyond the tracked set (more than 256 distinct values). */
   untracked: number;
+  /** The worker's CPU time so far, ms. */
+  cpuMs: number;
 }
 
 /** Worker → coordinator: result of a publish load. */
@@ -135,5 +137,5 @@ export type WorkerReport =
   | CollectedReport
   | PublishedReport
   | WorkerFault
-  | { type: 'measuring' }
+  | { type: 'measuring'; cpuMs: number }
   | { type: 'closed' };

@@ -108,7 +108,7 @@ export class SubscriberPool {
   }
 
   /** Receipts and counters so far. */
-  collect(): CollectedReport {
+  collect(): Omit<CollectedReport, 'cpuMs'> {
     const values: ValueReceipts[] = [];
     for (const [value, t] of this.tracked) values.push({ value, times: t.times.slice(0, t.n) });
     return { type: 'collected', counts: this.counts, values, untracked: this.untracked };

@@ -17,8 +17,12 @@ function send(report: WorkerReport): void {
   process.send?.(report);
 }
 
-function progress(): ProgressReport {
+function cpuMs(): number {
   const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1000;
+}
+
+function progress(): ProgressReport {
   return {
     type: 'progress',
     counts: pool!.counts,
@@ -26,7 +30,7 @@ function progress(): ProgressReport {
     openedAt: pool!.openedAt,
     lastConnectedAt: pool!.lastConnectedAt,
     rssBytes: process.memoryUsage.rss(),
-    cpuMs: (cpu.user + cpu.system) / 1000,
+    cpuMs: cpuMs(),
     received: pool!.received,
   };
 }
@@ -43,10 +47,10 @@ function handle(command: WorkerCommand): void {
       break;
     case 'measure':
       pool?.measure();
-      send({ type: 'measuring' });
+      send({ type: 'measuring', cpuMs: cpuMs() });
       break;
     case 'collect':
-      if (pool) send(pool.collect());
+      if (pool) send({ ...pool.collect(), cpuMs: cpuMs() });
       break;
     case 'publish':
       runPublishLoad(command).then(send, (error: unknown) =>

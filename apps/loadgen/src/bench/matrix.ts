@@ -57,7 +57,7 @@ export const STANDARD: MatrixSpec = {
   rampPerSecond: 5000,
   hundredK: 100_000,
   hundredKProcesses: 6,
-  hundredKRamp: 4000,
+  hundredKRamp: 2500,
   storm: 19_000,
   publishConcurrency: 64,
   publishDurationMs: 10_000,

@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import type { FanoutResult } from '../fanout.js';
 import { counts, int, ms, pct, table } from '../report/format.js';
 import { htmlPage } from '../report/html.js';
+import { perDelivery } from '../report/markdown.js';
 import { lineChart } from '../report/svg.js';
 import { linearFit } from '../stats.js';
 import type { MachineInfo } from './machine.js';
@@ -35,6 +37,21 @@ function growth(runs: ReadonlyArray<Run<FanoutResult>>) {
     withCost.map((r) => r.result.cost!.idle.rssKb - r.result.cost!.before.rssKb),
   );
   return { completion, rss };
+}
+
+/** (server + load generator CPU per update) ÷ cores, ms. */
+function cpuFloorMs(r: FanoutResult): number {
+  const updates = Math.max(1, r.updates.length);
+  return (
+    ((r.cost?.cpuMsDuringUpdates ?? 0) + r.loadgen.workerCpuMsDuringUpdates) /
+    updates /
+    cpus().length
+  );
+}
+
+function lastCpu(runs: ReadonlyArray<Run<FanoutResult>>): string {
+  const r = runs[runs.length - 1]?.result;
+  return r?.cost ? perDelivery(r.cost.cpuMsDuringUpdates, r.totals.delivered) : '–';
 }
 
 /** Plots across runs: completion vs subscribers, RSS vs subscribers. */
@@ -204,9 +221,18 @@ export function benchMarkdown(
               : '–',
             '–',
           ],
+          [
+            'CPU per delivered event: server / load generator (µs)',
+            `${perDelivery(r.cost?.cpuMsDuringUpdates ?? Number.NaN, r.totals.delivered)} / ${perDelivery(r.loadgen.workerCpuMsDuringUpdates, r.totals.delivered)}`,
+            '–',
+          ],
+          ['CPU-bound floor of one fan-out on these 2 cores (ms)', ms(cpuFloorMs(r)), '–'],
           ['report', link(reportsRel, h), '–'],
         ],
       ),
+      '',
+      `The floor is (server + load generator CPU per update) ÷ 2 cores: the time one update takes to reach every subscriber ` +
+        `if both sides ran on all cores with nothing else on the machine. It is what limits p99 here, not a queue in the server.`,
       '',
     );
   } else out.push('Not measured (see failures above).', '');
@@ -359,6 +385,12 @@ export function benchMarkdown(
           ratio(go.rss.slope, gn.rss.slope),
         ],
         ['RSS fit r²', go.rss.r2.toFixed(3), gn.rss.r2.toFixed(3), ''],
+        [
+          'server CPU per delivered event at the largest size (µs)',
+          lastCpu(results.fanout.ours),
+          lastCpu(results.fanout.nchan),
+          '',
+        ],
       ],
     ),
     '',

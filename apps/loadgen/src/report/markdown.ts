@@ -6,6 +6,11 @@ import { counts, int, ms, pct, table } from './format.js';
 /** Any result the CLI produces. */
 export type AnyResult = FanoutResult | PublishResult | ConnectResult;
 
+/** CPU ms spread over deliveries, in µs each. */
+export function perDelivery(cpuMs: number, delivered: number): string {
+  return delivered > 0 ? ((cpuMs * 1000) / delivered).toFixed(1) : '–';
+}
+
 /** A Markdown summary of one result. */
 export function markdownSummary(result: AnyResult): string {
   switch (result.kind) {
@@ -62,12 +67,14 @@ function fanoutMarkdown(r: FanoutResult): string {
       '',
       `Server (PIDs ${c.pids.join(', ')}): RSS ${int(c.before.rssKb / 1024)} MB before, ${int(c.idle.rssKb / 1024)} MB with ` +
         `${int(s.connected)} idle subscribers (**${c.kbPerSubscriber.toFixed(1)} KB per subscriber**), ${int(c.after.rssKb / 1024)} MB after the updates; ` +
-        `CPU ${int(c.cpuMsConnecting)} ms connecting, ${int(c.cpuMsDuringUpdates)} ms during the updates.`,
+        `CPU ${int(c.cpuMsConnecting)} ms connecting, ${int(c.cpuMsDuringUpdates)} ms during the updates ` +
+        `(**${perDelivery(c.cpuMsDuringUpdates, r.totals.delivered)} µs per delivered event**).`,
     );
   }
   lines.push(
     '',
-    `Load generator: ${r.loadgen.workers} worker(s), max worker RSS ${r.loadgen.maxWorkerRssMb.toFixed(0)} MB, CPU ${int(r.loadgen.workerCpuMs)} ms.`,
+    `Load generator: ${r.loadgen.workers} worker(s), max worker RSS ${r.loadgen.maxWorkerRssMb.toFixed(0)} MB, CPU ${int(r.loadgen.workerCpuMs)} ms (${int(r.loadgen.workerCpuMsDuringUpdates)} ms during the updates, ` +
+      `${perDelivery(r.loadgen.workerCpuMsDuringUpdates, r.totals.delivered)} µs per delivered event).`,
   );
   return lines.join('\n');
 }
