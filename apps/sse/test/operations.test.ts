@@ -125,6 +125,26 @@ describe('the service', () => {
     expect(app.realtimeHub.subscriberCount).toBe(1);
   });
 
+  it('sheds streams beyond MAX_SUBSCRIBERS with 503 + Retry-After, and admits again once one closes', async () => {
+    const parsed = parseConfig({ MAX_SUBSCRIBERS: '2' });
+    if (!parsed.ok) throw new Error('config');
+    const { app, port } = await instance({ maxSubscribers: parsed.value.maxSubscribers });
+    const path = `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const first = raw(port, path);
+    raw(port, path);
+    await waitFor(() => first.text().startsWith('HTTP/1.1 200 OK'), 'the first stream');
+    await waitFor(() => app.realtimeHub.subscriberCount === 2, 'both slots taken');
+    const shed = await fetch(`http://127.0.0.1:${port}/sse/environments/${ENV}/stream`);
+    expect(shed.status).toBe(503);
+    expect(shed.headers.get('retry-after')).toBe('5');
+    expect(await shed.json()).toMatchObject({ error: { code: 'too_many_subscribers' } });
+    first.socket.destroy();
+    const admitted = raw(port, path);
+    await waitFor(() => admitted.text().startsWith('HTTP/1.1 200 OK'), 'admitted after one closed');
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metricsz`)).text();
+    expect(metrics).toMatch(/flagsmith_sse_shed_total\{reason="max_subscribers"\} [1-9]/);
+  });
+
   it('ends streams at MAX_STREAM_AGE', async () => {
     const { app, port } = await instance({ maxStreamAgeMs: 300 });
     const stream = raw(port, `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
