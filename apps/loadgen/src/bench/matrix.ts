@@ -27,7 +27,12 @@ export interface BenchResults {
     sseProcesses: number;
   };
   /** Publish throughput (target 3). */
-  publish: { ours: Run<PublishResult> | undefined; nchan: Run<PublishResult> | undefined };
+  publish: {
+    ours: Run<PublishResult> | undefined;
+    nchan: Run<PublishResult> | undefined;
+    /** `apps/sse` with `SSE_WORKERS` at its default (the CPU count). */
+    oursWorkers: Run<PublishResult> | undefined;
+  };
   /** Connection storm (target 5). */
   connect: { ours: Run<ConnectResult> | undefined; nchan: Run<ConnectResult> | undefined };
   /** Runs that failed, with the error. */

@@ -71,7 +71,7 @@ export async function runMatrix(
     loadAfter: '',
     fanout: { ours: [], nchan: [] },
     hundredK: { ours: undefined, nchan: undefined, sseProcesses: spec.hundredKProcesses },
-    publish: { ours: undefined, nchan: undefined },
+    publish: { ours: undefined, nchan: undefined, oursWorkers: undefined },
     connect: { ours: undefined, nchan: undefined },
     errors: [],
   };
@@ -163,14 +163,23 @@ export async function runMatrix(
       );
     }
 
-    // Target 3: publish throughput (ours: JetStream file storage, acked).
-    for (const kind of only.has('publish') ? [OURS, NCHAN] : []) {
-      results.publish[kind.name] = await attempt(`publish ${kind.name}`, () =>
-        withServer(kind, (s) => {
+    // Target 3: publish throughput (ours: JetStream file storage, acked), one process each,
+    // then ours with SSE_WORKERS at its default (the CPU count).
+    const publishers: Array<
+      [ServerKind, 'ours' | 'nchan' | 'oursWorkers', () => Promise<RunningServer>]
+    > = [
+      [OURS, 'ours', () => start(OURS)],
+      [NCHAN, 'nchan', () => start(NCHAN)],
+      [OURS, 'oursWorkers', () => startSse({ main: paths.sseMain, token, natsUrl: nats.url })],
+    ];
+    for (const [kind, slot, launch] of only.has('publish') ? publishers : []) {
+      results.publish[slot] = await attempt(`publish ${slot}`, async () => {
+        const s = await launch();
+        try {
           const pids = kind === OURS ? [s.pid, nats.pid] : [s.pid];
-          return loadgen<PublishResult>(
+          return await loadgen<PublishResult>(
             paths,
-            `publish-${kind.name}`,
+            `publish-${slot}`,
             [
               'publish',
               ...kind.args([s.url]),
@@ -182,12 +191,14 @@ export async function runMatrix(
               String(spec.publishEnvs),
               ...pids.flatMap((p) => ['--pid', String(p)]),
               '--label',
-              `${kind.name}, concurrency ${spec.publishConcurrency}`,
+              `${slot === 'oursWorkers' ? 'ours, SSE_WORKERS default' : kind.name}, concurrency ${spec.publishConcurrency}`,
             ],
             log,
           );
-        }),
-      );
+        } finally {
+          await s.stop();
+        }
+      });
     }
 
     // Target 2: 100k over several apps/sse processes on one NATS.

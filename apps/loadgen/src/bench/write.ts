@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { FanoutResult } from '../fanout.js';
+import type { PublishResult } from '../publish.js';
 import { counts, int, ms, pct, table } from '../report/format.js';
 import { htmlPage } from '../report/html.js';
 import { perDelivery } from '../report/markdown.js';
@@ -239,51 +240,49 @@ export function benchMarkdown(
 
   // Target 3
   const po = results.publish.ours?.result;
+  const pw = results.publish.oursWorkers?.result;
   const pn = results.publish.nchan?.result;
   out.push(
     `### 3. \`queue-change\` throughput (concurrency ${spec.publishConcurrency}, ${spec.publishDurationMs / 1000} s, ${spec.publishEnvs} environments, keep-alive)`,
     '',
   );
+  const cell = (r: PublishResult | undefined, f: (r: PublishResult) => string) => (r ? f(r) : '–');
+  const columns = [po, pw, pn];
+  const row = (name: string, f: (r: PublishResult) => string, last = '') => [
+    name,
+    ...columns.map((r) => cell(r, f)),
+    last,
+  ];
   out.push(
     table(
-      ['', 'ours (JetStream file storage, acked)', 'nchan (in memory, no persistence)', 'ratio'],
       [
-        [
+        '',
+        'ours, 1 process (JetStream file storage, acked)',
+        `ours, SSE_WORKERS default (${cpus().length})`,
+        'nchan, 1 worker (in memory, no persistence)',
+        'ratio (ours 1 process ÷ nchan)',
+      ],
+      [
+        row(
           'requests/s',
-          int(po?.requestsPerSecond),
-          int(pn?.requestsPerSecond),
+          (r) => int(r.requestsPerSecond),
           ratio(po?.requestsPerSecond, pn?.requestsPerSecond),
-        ],
-        [
+        ),
+        row(
           'p50 / p99 / max ms',
-          po ? `${ms(po.latency.p50)} / ${ms(po.latency.p99)} / ${ms(po.latency.max)}` : '–',
-          pn ? `${ms(pn.latency.p50)} / ${ms(pn.latency.p99)} / ${ms(pn.latency.max)}` : '–',
+          (r) => `${ms(r.latency.p50)} / ${ms(r.latency.p99)} / ${ms(r.latency.max)}`,
           ratio(po?.latency.p99, pn?.latency.p99),
-        ],
-        ['statuses', po ? counts(po.statuses) : '–', pn ? counts(pn.statuses) : '–', ''],
-        [
-          'errors / failed',
-          po ? `${counts(po.errors)} / ${po.failed}` : '–',
-          pn ? `${counts(pn.errors)} / ${pn.failed}` : '–',
-          '',
-        ],
-        [
-          'server CPU (cores)',
-          po?.serverCores === undefined
-            ? '–'
-            : `${po.serverCores.toFixed(2)} (apps/sse + nats-server)`,
-          pn?.serverCores === undefined ? '–' : pn.serverCores.toFixed(2),
-          '',
-        ],
-        [
-          'load generator CPU (cores)',
-          po ? po.clientCores.toFixed(2) : '–',
-          pn ? pn.clientCores.toFixed(2) : '–',
-          '',
-        ],
+        ),
+        row('statuses', (r) => counts(r.statuses)),
+        row('errors / failed', (r) => `${counts(r.errors)} / ${r.failed}`),
+        row('server CPU (cores; ours includes nats-server)', (r) =>
+          r.serverCores === undefined ? '–' : r.serverCores.toFixed(2),
+        ),
+        row('load generator CPU (cores)', (r) => r.clientCores.toFixed(2)),
         [
           'report',
           link(reportsRel, results.publish.ours),
+          link(reportsRel, results.publish.oursWorkers),
           link(reportsRel, results.publish.nchan),
           '',
         ],
@@ -411,6 +410,7 @@ export function benchMarkdown(
     results.connect.ours,
     results.connect.nchan,
     results.publish.ours,
+    results.publish.oursWorkers,
     results.publish.nchan,
     results.hundredK.ours,
   ].filter((r): r is Run<never> => r !== undefined);
