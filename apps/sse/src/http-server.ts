@@ -25,7 +25,7 @@ export const H2_SETTINGS: Settings = Object.freeze({ maxConcurrentStreams: 1000 
 const SESSION_IDLE_TIMEOUT_MS = 72_000;
 /** HTTP/1.1 keep-alive between requests, Fastify's default. */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
-/** A connection that sends nothing for this long before its first bytes is closed. */
+/** Without a request timeout: a connection silent this long before its protocol is known is closed. */
 const FIRST_BYTES_TIMEOUT_MS = 30_000;
 
 /**
@@ -84,9 +84,11 @@ function cleartextServer(handler: RequestHandler, limits: http.ServerOptions) {
   );
   const closeHttp2Sessions = trackSessions(h2);
 
+  // Until its protocol is known a connection gets no more time than a whole request would.
+  const firstBytesTimeoutMs = limits.requestTimeout || FIRST_BYTES_TIMEOUT_MS;
   const server = net.createServer((socket) => {
     socket.on('error', () => socket.destroy());
-    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    socket.setTimeout(firstBytesTimeoutMs, () => socket.destroy());
     sniffPreface(socket, (isH2) => {
       socket.setTimeout(0);
       socket.removeAllListeners('timeout');

@@ -5,6 +5,7 @@ import {
   connect as h2connect,
   type IncomingHttpHeaders,
 } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -217,6 +218,34 @@ describe('HTTP/1.1 and HTTP/2 on one port', () => {
     // Well under the 72 s idle timeout a lingering session would have cost.
     expect(Date.now() - closedAt).toBeLessThan(5_000);
     expect(running.realtimeHub.subscriberCount).toBe(0);
+  });
+
+  it('closes a cleartext connection that does not show its protocol within the request timeout', async () => {
+    const limits = { ...testConfig().limits, requestTimeoutMs: 300 };
+    app = buildApp(testConfig({ limits }), { logger: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const served = await SseClient.open(address.port, ENV);
+    cleanups.push(() => served.close());
+    // A request gets through; connections that stall before their protocol is known do not stay.
+    await served.until((t) => t.includes('\r\n\r\n'), 'a stream served');
+    const stalls = await Promise.all(
+      ['', 'PRI * HTTP/2.0\r\n'].map(
+        (bytes) =>
+          new Promise<number>((resolve, reject) => {
+            const socket = netConnect({ port: address.port, host: '127.0.0.1' }, () => {
+              const opened = Date.now();
+              if (bytes) socket.write(bytes);
+              socket.once('close', () => resolve(Date.now() - opened));
+            });
+            socket.on('error', reject);
+            cleanups.push(() => socket.destroy());
+          }),
+      ),
+    );
+    for (const ms of stalls) expect(ms).toBeLessThan(3_000);
+    expect(served.isEnded).toBe(false);
   });
 
   it('announces https:// with TLS and http:// without', () => {
