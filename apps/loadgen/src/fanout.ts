@@ -130,6 +130,9 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
       spreadSources: options.spreadSources,
     },
     progress,
+    (counts) => {
+      connectedNow = counts.connected;
+    },
   );
   const workers = opened.workers;
   const refreshConnected = setInterval(() => {

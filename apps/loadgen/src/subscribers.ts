@@ -69,6 +69,7 @@ export function latestProgress(workers: readonly WorkerHandle[]): ProgressReport
 export async function openSubscribers(
   options: OpenOptions,
   progress: Progress,
+  onCounts: (counts: SubscriberCounts) => void = () => {},
 ): Promise<OpenedSubscribers> {
   const workerCount = Math.max(options.workers, Math.ceil(options.subscribers / MAX_PER_WORKER), 1);
   const workers = forkWorkers(workerCount);
@@ -97,6 +98,7 @@ export async function openSubscribers(
     await new Promise((r) => setTimeout(r, 100));
     const reports = latestProgress(workers);
     const counts = sumCounts(reports.map((r) => r.counts));
+    onCounts(counts);
     const failed = Object.values(counts.failures).reduce((a, b) => a + b, 0);
     progress.update(
       `connecting: ${counts.connected}/${options.subscribers} connected, ${failed} failed, ${counts.attempted} attempted`,

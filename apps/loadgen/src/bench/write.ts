@@ -23,8 +23,8 @@ const ratio = (ours: number | undefined, theirs: number | undefined) =>
     ? '–'
     : `${(ours / theirs).toFixed(2)}×`;
 
-const link = (reportsRel: string, run: { html: string } | undefined) =>
-  run ? `[report](${reportsRel}/${run.html})` : '–';
+const link = (reportsRel: string, run: { html: string } | undefined, text = 'report') =>
+  run ? `[${text}](${reportsRel}/${run.html})` : '–';
 
 function growth(runs: ReadonlyArray<Run<FanoutResult>>) {
   const ns = runs.map((r) => r.result.subscribers.connected);
@@ -162,7 +162,7 @@ export function benchMarkdown(
         ? `${ms(c.result.totals.completionMedianMs)} / ${ms(c.result.totals.completionMaxMs)}`
         : '–',
       ratio(o?.result.totals.completionMedianMs, c?.result.totals.completionMedianMs),
-      `${link(reportsRel, o)} · ${link(reportsRel, c)}`,
+      `${link(reportsRel, o, 'ours')} · ${link(reportsRel, c, 'nchan')}`,
     ];
   });
   out.push(
