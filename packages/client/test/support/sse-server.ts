@@ -55,6 +55,8 @@ export async function startSse(options: SseOptions = {}): Promise<SseProcess> {
       HOST: '127.0.0.1',
       SSE_AUTHENTICATION_TOKEN: TOKEN,
       KEEPALIVE_INTERVAL: String(options.keepaliveSeconds ?? 15),
+      // One process: the tests SIGSTOP and SIGKILL it and expect every stream to be affected.
+      SSE_WORKERS: '1',
     };
     delete env.NATS_URL;
     if (options.natsUrl) env.NATS_URL = options.natsUrl;
