@@ -1,8 +1,13 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { type AppConfig, parseConfig } from '../src/config.js';
 import { testConfig } from './helpers/config.js';
@@ -27,9 +32,16 @@ async function instance(
   return { app, port: address.port };
 }
 
-/** Sends raw bytes and collects the answer until the server closes the connection. */
-function raw(port: number, request: string, drip?: string) {
-  const socket = connect({ port, host: '127.0.0.1' });
+/** Sends raw bytes (over TLS with `tls`) and collects the answer until the server closes the connection. */
+function raw(port: number, request: string, drip?: string, tls = false) {
+  const socket: Socket = tls
+    ? tlsConnect({
+        port,
+        host: '127.0.0.1',
+        rejectUnauthorized: false,
+        ALPNProtocols: ['http/1.1'],
+      })
+    : connect({ port, host: '127.0.0.1' });
   cleanups.push(() => socket.destroy());
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -167,5 +179,65 @@ describe('the service', () => {
         /flagsmith_sse_nats_errors_total\{operation="connect"\} [1-9]/.test(text)
       );
     }, 'nats_connected 0 and a connect error');
+  });
+});
+
+describe('the limits over HTTPS (TLS_CERT/TLS_KEY, HTTP/1.1 by ALPN)', () => {
+  let certDir: string;
+  beforeAll(() => {
+    certDir = mkdtempSync(join(tmpdir(), 'sse-limits-tls-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+      ]
+        .concat(['-subj', '/CN=localhost', '-keyout', join(certDir, 'key.pem')])
+        .concat(['-out', join(certDir, 'cert.pem')]),
+      { stdio: 'ignore' },
+    );
+  });
+  afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+
+  it('431 for a head over MAX_HEADER_SIZE, 408 for a slowloris, and streams outlive the timeout', async () => {
+    const parsed = parseConfig({
+      TLS_CERT: join(certDir, 'cert.pem'),
+      TLS_KEY: join(certDir, 'key.pem'),
+      MAX_HEADER_SIZE: '4096',
+      REQUEST_TIMEOUT: '0.3',
+    });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const { port } = await instance({ ...parsed.value, port: 0, keepAliveIntervalMs: 100 });
+    // 8 KiB: under Node's default 16 KiB, so only the configured limit refuses it.
+    const big = raw(
+      port,
+      `GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8192)}\r\n\r\n`,
+      undefined,
+      true,
+    );
+    await big.closed;
+    expect(big.text()).toMatch(/^HTTP\/1\.1 431 [\s\S]*"headers_too_large"/);
+    const slow = raw(port, 'GET /livez HTTP/1.1\r\nHost: x\r\n', 'X-Drip: 1\r\n', true);
+    await slow.closed;
+    expect(slow.text()).toMatch(/^HTTP\/1\.1 408 [\s\S]*"request_timeout"/);
+    const stream = raw(
+      port,
+      `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`,
+      undefined,
+      true,
+    );
+    await waitFor(
+      () => (stream.text().match(/: ping/g)?.length ?? 0) >= 10,
+      'ten keep-alives over TLS',
+    );
+    expect(stream.text()).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(stream.socket.destroyed).toBe(false);
   });
 });
