@@ -229,6 +229,8 @@ export class Hub {
         if (start > 0) await delay(pause);
         for (const subscriber of all.slice(start, start + perBatch)) {
           subscriber.closing = true;
+          // The drain destroys what did not close; the age sweep must not cut its flush.
+          subscriber.closeAt = 0;
           subscriber.sink.end();
         }
       }
