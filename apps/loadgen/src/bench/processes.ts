@@ -193,12 +193,22 @@ export async function startSse(options: {
   };
 }
 
-/** nginx + nchan configuration: one worker, subscribers at /sub/{env}, publishers at /pub/{env}. */
-export function nchanConfig(dir: string, port: number, workerConnections = 25_000): string {
+/**
+ * nginx + nchan configuration: subscribers at /sub/{env}, publishers at /pub/{env}.
+ * One worker runs as a single process (`master_process off`); several share the
+ * port through `reuseport`, which spreads connections evenly, as each worker
+ * holds at most 20,000 sockets.
+ */
+export function nchanConfig(
+  dir: string,
+  port: number,
+  workers = 1,
+  workerConnections = 25_000,
+): string {
   return `load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
 daemon off;
-master_process off;
-worker_processes 1;
+master_process ${workers > 1 ? 'on' : 'off'};
+worker_processes ${workers};
 worker_rlimit_nofile 20000;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
@@ -212,7 +222,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${workers > 1 ? ' reuseport' : ''};
     location ~ ^/sub/([A-Za-z0-9_-]+)$ {
       nchan_subscriber eventsource;
       nchan_channel_id $1;
@@ -229,10 +239,10 @@ http {
 }
 
 /** Starts nginx with nchan on 127.0.0.1 (one process, in the foreground). */
-export async function startNchan(binary: string): Promise<RunningServer> {
+export async function startNchan(binary: string, workers = 1): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), 'loadgen-nchan-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'nginx.conf'), nchanConfig(dir, port));
+  writeFileSync(join(dir, 'nginx.conf'), nchanConfig(dir, port, workers));
   const child = spawn(
     binary,
     ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')],

@@ -237,6 +237,43 @@ export async function runMatrix(
           await Promise.all(servers.map((s) => s.stop()));
         }
       });
+
+    // Target 2 for the peer: nginx with as many workers as we have processes.
+    if (only.has('100k'))
+      results.hundredK.nchan = await attempt('100k nchan', async () => {
+        const server = await startNchan(paths.nginxBinary, spec.hundredKProcesses);
+        try {
+          return await loadgen<FanoutResult>(
+            paths,
+            `fanout-${spec.hundredK}-nchan`,
+            [
+              'fanout',
+              ...NCHAN.args([server.url]),
+              '--subscribers',
+              String(spec.hundredK),
+              '--workers',
+              String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
+              '--updates',
+              String(spec.updates),
+              '--interval',
+              `${spec.intervalMs}ms`,
+              '--ramp',
+              String(spec.hundredKRamp),
+              '--connect-timeout',
+              '60s',
+              '--settle-timeout',
+              '20s',
+              '--pid',
+              String(server.pid),
+              '--label',
+              `nchan, ${spec.hundredK} subscribers on ${spec.hundredKProcesses} nginx workers`,
+            ],
+            log,
+          );
+        } finally {
+          await server.stop();
+        }
+      });
   } finally {
     await nats.stop();
   }

@@ -60,7 +60,10 @@ export function growthCharts(results: BenchResults): string[] {
   const series = (runs: ReadonlyArray<Run<FanoutResult>>, pick: (r: FanoutResult) => number) =>
     runs.map((r) => [r.result.subscribers.connected, pick(r.result)] as [number, number]);
   const ours = [...results.fanout.ours, ...(results.hundredK.ours ? [results.hundredK.ours] : [])];
-  const nchan = results.fanout.nchan;
+  const nchan = [
+    ...results.fanout.nchan,
+    ...(results.hundredK.nchan ? [results.hundredK.nchan] : []),
+  ];
   return [
     lineChart({
       title: 'Fan-out completion (median over updates) vs subscribers',
@@ -72,7 +75,7 @@ export function growthCharts(results: BenchResults): string[] {
           points: series(ours, (r) => r.totals.completionMedianMs),
         },
         {
-          name: 'nginx + nchan (1 worker)',
+          name: 'nginx + nchan (1 worker; 100k on several)',
           points: series(nchan, (r) => r.totals.completionMedianMs),
         },
       ],
@@ -153,8 +156,10 @@ function summaryTable(results: BenchResults, spec: MatrixSpec): string {
         h
           ? `${int(h.subscribers.connected)} connected, ${pct(h.totals.ratio)}, p99 ${ms(h.totals.latency.p99)} ms (CPU floor ${ms(cpuFloorMs(h))} ms)`
           : '–',
-        'not run (20,000 sockets per nginx worker)',
-        '–',
+        results.hundredK.nchan
+          ? `${int(results.hundredK.nchan.result.subscribers.connected)} connected, ${pct(results.hundredK.nchan.result.totals.ratio)}, p99 ${ms(results.hundredK.nchan.result.totals.latency.p99)} ms`
+          : '–',
+        ratio(h?.totals.latency.p99, results.hundredK.nchan?.result.totals.latency.p99),
         verdict(
           h
             ? h.subscribers.connected === h.subscribers.requested &&
@@ -289,51 +294,65 @@ export function benchMarkdown(
     `### 2. ${int(spec.hundredK)} concurrent subscribers (${results.hundredK.sseProcesses} \`apps/sse\` processes on one nats-server)`,
     '',
   );
-  if (h) {
-    const r = h.result;
+  const hn = results.hundredK.nchan;
+  if (h || hn) {
+    const col = (run: Run<FanoutResult> | undefined, f: (r: FanoutResult) => string) =>
+      run ? f(run.result) : '–';
+    const row = (name: string, f: (r: FanoutResult) => string, last = '') => [
+      name,
+      col(h, f),
+      col(hn, f),
+      last,
+    ];
     out.push(
       table(
-        ['', 'ours', 'nchan'],
         [
-          [
+          '',
+          `ours (${results.hundredK.sseProcesses} processes)`,
+          `nchan (${results.hundredK.sseProcesses} nginx workers, reuseport)`,
+          'ratio',
+        ],
+        [
+          row(
             'connected',
-            `${int(r.subscribers.connected)} / ${int(r.subscribers.requested)} in ${ms(r.subscribers.connectMs)} ms (failures: ${counts(r.subscribers.failures)})`,
-            'not run: one nginx worker holds at most 20,000 sockets here',
-          ],
-          [
+            (r) =>
+              `${int(r.subscribers.connected)} / ${int(r.subscribers.requested)} in ${ms(r.subscribers.connectMs)} ms (failures: ${counts(r.subscribers.failures)})`,
+          ),
+          row(
             'delivered',
-            `${int(r.totals.delivered)} / ${int(r.totals.expected)} (${pct(r.totals.ratio)})`,
-            '–',
-          ],
-          [
+            (r) =>
+              `${int(r.totals.delivered)} / ${int(r.totals.expected)} (${pct(r.totals.ratio)})`,
+          ),
+          row(
             'latency p50 / p90 / p99 / max ms',
-            `${ms(r.totals.latency.p50)} / ${ms(r.totals.latency.p90)} / ${ms(r.totals.latency.p99)} / ${ms(r.totals.latency.max)}`,
-            '–',
-          ],
-          [
+            (r) =>
+              `${ms(r.totals.latency.p50)} / ${ms(r.totals.latency.p90)} / ${ms(r.totals.latency.p99)} / ${ms(r.totals.latency.max)}`,
+            ratio(h?.result.totals.latency.p99, hn?.result.totals.latency.p99),
+          ),
+          row(
             'completion median / worst ms',
-            `${ms(r.totals.completionMedianMs)} / ${ms(r.totals.completionMaxMs)}`,
-            '–',
-          ],
-          [
-            'server RSS (all processes) idle',
+            (r) => `${ms(r.totals.completionMedianMs)} / ${ms(r.totals.completionMaxMs)}`,
+            ratio(h?.result.totals.completionMedianMs, hn?.result.totals.completionMedianMs),
+          ),
+          row('server RSS (all processes) idle', (r) =>
             r.cost
               ? `${int(r.cost.idle.rssKb / 1024)} MB (${r.cost.kbPerSubscriber.toFixed(1)} KB per subscriber)`
               : '–',
-            '–',
-          ],
-          [
+          ),
+          row(
             'CPU per delivered event: server / load generator (µs)',
-            `${perDelivery(r.cost?.cpuMsDuringUpdates ?? Number.NaN, r.totals.delivered)} / ${perDelivery(r.loadgen.workerCpuMsDuringUpdates, r.totals.delivered)}`,
-            '–',
-          ],
-          ['CPU-bound floor of one fan-out on these 2 cores (ms)', ms(cpuFloorMs(r)), '–'],
-          ['report', link(reportsRel, h), '–'],
+            (r) =>
+              `${perDelivery(r.cost?.cpuMsDuringUpdates ?? Number.NaN, r.totals.delivered)} / ${perDelivery(r.loadgen.workerCpuMsDuringUpdates, r.totals.delivered)}`,
+          ),
+          row(`CPU-bound floor of one fan-out on these ${cpus().length} cores (ms)`, (r) =>
+            ms(cpuFloorMs(r)),
+          ),
+          ['report', link(reportsRel, h, 'ours'), link(reportsRel, hn, 'nchan'), ''],
         ],
       ),
       '',
-      `The floor is (server + load generator CPU per update) ÷ 2 cores: the time one update takes to reach every subscriber ` +
-        `if both sides ran on all cores with nothing else on the machine. It is what limits p99 here, not a queue in the server.`,
+      `The floor is (server + load generator CPU per update) ÷ ${cpus().length} cores: the time one update would take to reach every subscriber ` +
+        'if both sides had every core and nothing else ran. Where it is near the p99, CPU is the limit, not a queue in the server.',
       '',
     );
   } else out.push('Not measured (see failures above).', '');
@@ -513,6 +532,7 @@ export function benchMarkdown(
     results.publish.oursWorkers,
     results.publish.nchan,
     results.hundredK.ours,
+    results.hundredK.nchan,
   ].filter((r): r is Run<never> => r !== undefined);
   for (const r of all) out.push(r.command);
   out.push('```');
