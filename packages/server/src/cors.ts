@@ -3,6 +3,15 @@ import { AUTH_SCHEME } from '@flagsmith-rt/protocol';
 /** Sent on every response, errors and streams included: any origin may subscribe. */
 export const CORS_ALLOW_ORIGIN = '*';
 
+/**
+ * CORS headers of every response. `Retry-After` is exposed so that browser
+ * clients on other origins can honour it on a `503`; browsers hide it otherwise.
+ */
+export const CORS_RESPONSE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'access-control-allow-origin': CORS_ALLOW_ORIGIN,
+  'access-control-expose-headers': 'Retry-After',
+});
+
 /** Headers of a preflight (`OPTIONS`) answer. */
 export const PREFLIGHT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'access-control-allow-origin': CORS_ALLOW_ORIGIN,

@@ -1,7 +1,7 @@
 import { validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerUnavailableError } from './broker.js';
-import { CORS_ALLOW_ORIGIN } from './cors.js';
+import { CORS_RESPONSE_HEADERS } from './cors.js';
 import { HttpError } from './errors.js';
 
 /** Paths shaped like an environment route, whatever the key (for keys the router could not match). */
@@ -11,7 +11,7 @@ const ENVIRONMENT_ROUTE_SHAPE = /^\/+sse\/environments\/([^/]*)\/(stream|queue-c
 export function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
   return reply
     .code(error.statusCode)
-    .header('access-control-allow-origin', CORS_ALLOW_ORIGIN)
+    .headers(CORS_RESPONSE_HEADERS)
     .headers(error.headers)
     .type('application/json; charset=utf-8')
     .send(error.toBody());

@@ -8,7 +8,7 @@ export {
   type UpdateListener,
 } from './broker.js';
 export { aggregateMetrics, type MetricsSnapshot, metricsSnapshot } from './cluster-metrics.js';
-export { PREFLIGHT_HEADERS } from './cors.js';
+export { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './cors.js';
 export { createCounters, type HubCounters, NATS_OPERATIONS } from './counters.js';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
 export { frameworkErrorHandler } from './error-handler.js';
@@ -46,4 +46,5 @@ export {
 export { flagsmithRealtime, ROUTER_OPTIONS } from './plugin.js';
 export type { PublishResponse } from './publish-route.js';
 export { streamHead } from './stream-head.js';
+export { type StreamSettingDifference, streamConfigFor } from './stream-settings.js';
 export type { StreamSink } from './subscriber.js';

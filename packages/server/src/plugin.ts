@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import { TokenVerifier } from './auth.js';
-import { CORS_ALLOW_ORIGIN, PREFLIGHT_HEADERS } from './cors.js';
+import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './cors.js';
 import { errorHandlerFor, notFoundError, sendError } from './error-handler.js';
 import { PluginOptionsError } from './errors.js';
 import { countHealthcheck, livezHandler, readyzHandler } from './health-routes.js';
@@ -65,7 +65,7 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     return sendError(reply, error);
   });
   fastify.addHook('onRequest', async (_request, reply) => {
-    reply.header('access-control-allow-origin', CORS_ALLOW_ORIGIN);
+    reply.headers(CORS_RESPONSE_HEADERS);
   });
 
   // No HEAD twin: the handler takes over the socket and writes a body.

@@ -238,6 +238,7 @@ describe('queue-change when the broker cannot take writes', () => {
     const res = await publish(JSON.stringify({ updated_at: ISO }));
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('7');
+    expect(res.headers['access-control-expose-headers']).toBe('Retry-After');
     expect(res.json().error.code).toBe('broker_unavailable');
     expectNothingPublished();
     expect(app.realtimeHub.counters.publishesUnavailable).toBe(1);

@@ -210,6 +210,8 @@ describe('broker availability', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('3');
     expect(refused.headers.get('access-control-allow-origin')).toBe('*');
+    // Browsers on other origins can read Retry-After only when it is exposed.
+    expect(refused.headers.get('access-control-expose-headers')).toBe('Retry-After');
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
       'broker_unavailable',
     );
