@@ -1,0 +1,118 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  describeLoad,
+  describeMachine,
+  markdownTable,
+  type RunReport,
+  updateReliabilityFile,
+} from './report.js';
+import type { ScenarioResult } from './result.js';
+import { SCENARIOS } from './scenarios/index.js';
+import { DEFAULT_SEED } from './seed.js';
+
+const USAGE = `Usage: chaos [--quick] [--only id,id] [--seed N] [--json file] [--write-reliability]
+
+Runs the fault-injection scenarios against real nats-server and apps/sse processes.
+  --quick              CI sizes (a few minutes); default is the full run
+  --only ids           comma-separated scenario ids: ${SCENARIOS.map((s) => s.id).join(', ')}
+  --seed N             seed of the fuzz cases and random choices (default ${DEFAULT_SEED}, or CHAOS_SEED)
+  --json file          where to write the results (default tools/chaos/reports/<mode>.json)
+  --write-reliability  replace this mode's section of RELIABILITY.md with the results
+Exit code 1 if any check failed (an acknowledged update lost, a crash, a bound exceeded).`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'string' },
+      'write-reliability': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const mode = values.quick ? 'quick' : 'full';
+  const seed = Number(values.seed ?? process.env.CHAOS_SEED ?? DEFAULT_SEED);
+  if (!Number.isSafeInteger(seed)) {
+    console.error(`--seed must be an integer, got ${values.seed}`);
+    return 2;
+  }
+  const only = values.only?.split(',').map((s) => s.trim());
+  const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`Unknown scenario(s): ${unknown.join(', ')}\n\n${USAGE}`);
+    return 2;
+  }
+  const selected = SCENARIOS.filter((s) => !only || only.includes(s.id));
+  const report: RunReport = {
+    mode,
+    seed,
+    command: `pnpm --filter @flagsmith-rt/chaos chaos${mode === 'quick' ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.seed ? ` --seed ${seed}` : ''}`,
+    startedAt: new Date().toISOString(),
+    machine: describeMachine(),
+    loadAtStart: describeLoad(),
+    loadAtEnd: '',
+    results: [],
+  };
+  for (const scenario of selected) {
+    const log = (message: string): void =>
+      console.log(`[${new Date().toISOString().slice(11, 19)}] ${scenario.id}: ${message}`);
+    log('start');
+    let result: ScenarioResult;
+    try {
+      result = await scenario.run({ mode, seed, log });
+    } catch (error) {
+      result = {
+        id: scenario.id,
+        title: scenario.title,
+        mode,
+        load: '',
+        faults: '',
+        acknowledged: 0,
+        lost: 0,
+        crashes: 0,
+        failedPublishWindowMs: null,
+        convergenceMs: null,
+        peakRssMb: 0,
+        rssBoundMb: 0,
+        figures: {},
+        failures: [`scenario aborted: ${error instanceof Error ? error.stack : String(error)}`],
+        durationMs: 0,
+      };
+    }
+    report.results.push(result);
+    log(
+      `${result.failures.length === 0 ? 'PASS' : 'FAIL'} in ${Math.round(result.durationMs / 1000)} s`,
+    );
+    for (const failure of result.failures) log(`  ${failure}`);
+  }
+  report.loadAtEnd = describeLoad();
+
+  const here = dirname(fileURLToPath(import.meta.url));
+  const packageDir = resolve(here, '..');
+  const jsonPath = values.json ?? join(packageDir, 'reports', `${mode}.json`);
+  mkdirSync(dirname(jsonPath), { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\n${markdownTable(report.results)}\n\nResults: ${jsonPath}`);
+  if (values['write-reliability']) {
+    const file = resolve(packageDir, '..', '..', 'RELIABILITY.md');
+    if (updateReliabilityFile(file, report)) console.log(`Updated ${file}`);
+    else console.error(`${file} has no chaos:${mode} markers; not updated.`);
+  }
+  return report.results.every((r) => r.failures.length === 0) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

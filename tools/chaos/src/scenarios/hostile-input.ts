@@ -1,0 +1,217 @@
+import { connect, type Socket } from 'node:net';
+import { FUZZ_TARGET_KEY, fuzzCase } from '../fuzz/cases.js';
+import { sendRaw } from '../fuzz/http.js';
+import { Random } from '../fuzz/random.js';
+import { MemoryWatch } from '../memory.js';
+import { readMetric } from '../metrics.js';
+import { readStreamState } from '../nats-stream.js';
+import { ResultBuilder } from '../result.js';
+import { type Scenario, sized } from '../scenario.js';
+import { Stack } from '../stack.js';
+import { percentile } from '../stats.js';
+import { delay } from '../wait.js';
+
+const HEAP_METRIC = 'nodejs_heap_size_used_bytes';
+
+/** Opens `count` slowloris connections: headers trickle in a byte every `intervalMs`, never ending. */
+function slowloris(
+  port: number,
+  count: number,
+  intervalMs: number,
+): { closedByServer: () => number; stop: () => void } {
+  const sockets: Socket[] = [];
+  let closed = 0;
+  let stopped = false;
+  for (let i = 0; i < count; i++) {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (!stopped) closed++;
+    });
+    socket.write(`GET /sse/environments/${FUZZ_TARGET_KEY}/stream HTTP/1.1\r\nHost: x\r\nX-Slow: `);
+    sockets.push(socket);
+  }
+  const timer = setInterval(() => {
+    for (const s of sockets) if (!s.destroyed) s.write('a');
+  }, intervalMs);
+  return {
+    closedByServer: () => closed,
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/**
+ * 6. A seeded fuzz run: hostile paths, keys, methods, headers, bodies (up to 10 MB) and tokens,
+ * plus slowloris connections. Only 4xx (and 503) may come back for them, nothing may be
+ * published, nothing may crash, and memory returns to its baseline.
+ */
+export const hostileInput: Scenario = {
+  id: 'hostile-input',
+  title: 'Hostile input (fuzz)',
+  async run(context) {
+    const b = new ResultBuilder(this.id, this.title, context.mode);
+    const total = Number(process.env.CHAOS_FUZZ_REQUESTS ?? sized(context, 10_000, 100_000));
+    const concurrency = 48;
+    const hugeEvery = 5_000;
+    const slowCount = sized(context, 100, 500);
+    const r = b.result;
+    r.load = `1 NATS node, 1 instance; ${total.toLocaleString('en')} fuzz requests (seed ${context.seed}, ${concurrency} concurrent, one connection each, a 10 MB body every ${hugeEvery}) + ${slowCount} slowloris connections`;
+    r.faults =
+      'hostile paths, keys (wildcards, dots, unicode, 10 KB, percent tricks), methods, headers (huge, duplicated, missing), bodies (bad JSON, nesting, huge numbers, wrong types, 10 MB), tokens (missing, wrong scheme/length, near miss), slowloris';
+    r.rssBoundMb = sized(context, 300, 400);
+
+    const stack = await Stack.start({ nats: 'single', instances: 1 });
+    const instance = stack.instances[0]!;
+    const memory = new MemoryWatch(() => stack.instances).start();
+    const loris = slowloris(instance.port, slowCount, 1_000);
+    try {
+      await delay(1_000);
+      const baselineRss = instance.rssMb();
+      const baselineHeap = await readMetric(instance.url, HEAP_METRIC);
+      const before = await readStreamState(stack.nodes.map((n) => n.url));
+      const rng = new Random(context.seed);
+      const statuses = new Map<string, number>();
+      const unexpected: string[] = [];
+      let streams = 0;
+      let noAnswer = 0;
+      let next = 0;
+      const host = `127.0.0.1:${instance.port}`;
+      const livez: number[] = [];
+      const timings = new Map<string, number[]>();
+      const timedOut: string[] = [];
+      let connectClosed = 0;
+      let unexpectedCount = 0;
+      let running = true;
+      const livezProbe = (async () => {
+        while (running) {
+          const started = Date.now();
+          const status = await instance.probe('/livez', 5_000);
+          livez.push(status === 200 ? Date.now() - started : 5_000);
+          await delay(500);
+        }
+      })();
+      const started = Date.now();
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < total) {
+            const index = next++;
+            const fuzz = fuzzCase(rng, stack.token, host, index % hugeEvery === hugeEvery - 1);
+            const sentAt = Date.now();
+            const response = await sendRaw('127.0.0.1', instance.port, fuzz.bytes, 10_000);
+            const times = timings.get(fuzz.category) ?? [];
+            timings.set(fuzz.category, times);
+            times.push(Date.now() - sentAt);
+            const key = `${fuzz.category} ${response.status || response.failure}`;
+            statuses.set(key, (statuses.get(key) ?? 0) + 1);
+            if (response.failure === 'timeout' && timedOut.length < 5) {
+              timedOut.push(JSON.stringify(fuzz.bytes.subarray(0, 200).toString('latin1')));
+            }
+            if (response.stream) streams++;
+            if (response.status === 0) noAnswer++;
+            const s = response.status;
+            // Node drops a CONNECT without a 'connect' listener: no answer, nothing held.
+            const connectDropped = s === 0 && fuzz.bytes.subarray(0, 8).toString() === 'CONNECT ';
+            if (connectDropped) connectClosed++;
+            // Writing 10 MB to a server that already answered and closed may fail first.
+            const hugeRefused =
+              s === 0 && fuzz.category === 'body-10MB' && response.failure !== 'timeout';
+            const bad =
+              (s >= 500 && s !== 503) ||
+              (fuzz.targetsPublish && s >= 200 && s < 300 && !response.stream) ||
+              (s === 0 && !connectDropped && !hugeRefused);
+            if (bad && unexpected.length < 20) {
+              unexpected.push(
+                `${key}: ${JSON.stringify(fuzz.bytes.subarray(0, 300).toString('latin1'))}`,
+              );
+            }
+            if (bad) unexpectedCount++;
+          }
+        }),
+      );
+      const elapsed = Date.now() - started;
+      running = false;
+      await livezProbe;
+      b.figure('requests', total);
+      b.figure('requestsPerSecond', total / (elapsed / 1000));
+      b.figure('eventStreamsOpened', streams);
+      b.figure('noAnswer', noAnswer);
+      b.figure('connectMethodClosedWithoutAnswer', connectClosed);
+      if (timedOut.length > 0) b.figure('unansweredExamples', timedOut.join(' | '));
+      b.figure('livezP99DuringFuzzMs', percentile(livez, 99));
+      b.figure(
+        'responseMsP50P99ByCategory',
+        JSON.stringify(
+          Object.fromEntries(
+            [...timings].map(([k, v]) => [k, `${percentile(v, 50)}/${percentile(v, 99)}`]),
+          ),
+        ),
+      );
+      const byStatus = new Map<string, number>();
+      for (const [key, count] of statuses) {
+        const status = key.slice(key.indexOf(' ') + 1);
+        byStatus.set(status, (byStatus.get(status) ?? 0) + count);
+      }
+      b.figure('statuses', JSON.stringify(Object.fromEntries([...byStatus].sort())));
+      b.figure('statusesByCategory', JSON.stringify(Object.fromEntries([...statuses].sort())));
+      b.figure('unexpectedResponses', unexpectedCount);
+      b.check(
+        unexpected.length === 0,
+        `responses other than 4xx/503 to invalid input (first ones): ${unexpected.join(' | ')}`,
+      );
+      const slowClosed = loris.closedByServer();
+      b.figure(
+        'slowlorisClosedByServer',
+        `${slowClosed}/${slowCount} after ${Math.round(elapsed / 1000)} s`,
+      );
+
+      const after = await readStreamState(stack.nodes.map((n) => n.url));
+      b.figure('streamLastSeqBefore', before.lastSeq);
+      b.figure('streamLastSeqAfter', after.lastSeq);
+      b.check(
+        after.lastSeq === before.lastSeq,
+        `invalid input published ${after.lastSeq - before.lastSeq} messages to the stream`,
+      );
+
+      loris.stop();
+      await delay(3_000);
+      const afterRss = instance.rssMb();
+      const afterHeap = await readMetric(instance.url, HEAP_METRIC);
+      b.figure('rssBaselineMb', baselineRss);
+      b.figure('rssAfterMb', afterRss);
+      if (baselineHeap !== undefined && afterHeap !== undefined) {
+        b.figure('heapUsedBaselineMb', baselineHeap / 2 ** 20);
+        b.figure('heapUsedAfterMb', afterHeap / 2 ** 20);
+        b.check(
+          afterHeap <= baselineHeap * 1.5 + 16 * 2 ** 20,
+          `heap used did not return to baseline: ${Math.round(baselineHeap / 2 ** 20)} -> ${Math.round(afterHeap / 2 ** 20)} MiB`,
+        );
+      }
+      b.check(
+        afterRss <= baselineRss + 64,
+        `RSS did not return near baseline: ${Math.round(baselineRss)} -> ${Math.round(afterRss)} MiB`,
+      );
+      // A legitimate publish still works after all that.
+      const ok = await fetch(`${instance.url}/sse/environments/${FUZZ_TARGET_KEY}/queue-change`, {
+        method: 'POST',
+        headers: { Authorization: `Token ${stack.token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ updated_at: Date.now() / 1000 }),
+      });
+      b.check(
+        ok.status >= 200 && ok.status < 300,
+        `a valid publish after the fuzz got ${ok.status}`,
+      );
+      r.acknowledged = ok.status < 300 ? 1 : 0;
+    } finally {
+      loris.stop();
+      r.peakRssMb = memory.stop();
+      r.crashes = stack.crashes().length;
+      for (const crash of stack.crashes()) context.log(`CRASH ${crash.name}: ${crash.tail}`);
+      await stack.stop();
+    }
+    return b.finish();
+  },
+};

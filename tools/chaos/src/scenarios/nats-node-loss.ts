@@ -1,0 +1,98 @@
+import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
+import { deliveryReport, failedPublishWindow } from '../delivery.js';
+import { MemoryWatch } from '../memory.js';
+import { Publisher, SteadyPublishing } from '../publisher.js';
+import { ResultBuilder } from '../result.js';
+import { environments, type Scenario, sized } from '../scenario.js';
+import { Stack } from '../stack.js';
+import { SubscriberPool } from '../subscribers.js';
+import { delay, waitFor } from '../wait.js';
+import { finishPublishing, statusesOk } from './common.js';
+
+/**
+ * 1. A 3-node cluster with an R3 stream, two instances, steady publishing; `kill -9` of the
+ * stream leader, restart later. Publishes in the election must fail (503), never be
+ * acknowledged and lost.
+ */
+export const natsNodeLoss: Scenario = {
+  id: 'nats-node-loss',
+  title: 'NATS node loss (stream leader kill -9)',
+  async run(context) {
+    const b = new ResultBuilder(this.id, this.title, context.mode);
+    const subscriberCount = sized(context, 400, 4000);
+    const envs = environments('node-loss', sized(context, 20, 100));
+    const rate = sized(context, 20, 50);
+    const downMs = sized(context, 8_000, 20_000);
+    const r = b.result;
+    r.load = `3 NATS nodes (R3), 2 instances, ${subscriberCount} subscribers on ${envs.length} environments, ${rate} publishes/s`;
+    r.faults = `kill -9 of the stream leader; restarted after ${downMs / 1000} s`;
+    r.rssBoundMb = sized(context, 300, 600);
+
+    const stack = await Stack.start({ nats: 'cluster', instances: 2 });
+    const publisher = new Publisher({ token: stack.token });
+    const pool = new SubscriberPool({
+      targets: stack.instances.map((i) => ({ host: '127.0.0.1', port: i.port })),
+    });
+    const memory = new MemoryWatch(() => stack.instances).start();
+    try {
+      pool.add(envs, Math.ceil(subscriberCount / envs.length));
+      await waitFor(
+        'subscribers to connect',
+        () => pool.connectedCount === pool.subscribers.length,
+        {
+          timeoutMs: 60_000,
+          describe: () => `${pool.connectedCount}/${pool.subscribers.length}`,
+        },
+      );
+      const steady = new SteadyPublishing(publisher, () => stack.liveUrls, envs, rate);
+      steady.start();
+      await delay(sized(context, 3_000, 10_000));
+
+      const leader = await stack.cluster!.streamLeader(STREAM_SETTINGS.name);
+      const killedAt = Date.now();
+      context.log(`kill -9 stream leader ${leader.serverName}`);
+      await stack.killNode(leader);
+      const newLeader = await stack.cluster!.streamLeader(STREAM_SETTINGS.name, 30_000);
+      b.figure('electionMs', Date.now() - killedAt);
+      context.log(`new leader ${newLeader.serverName} after ${Date.now() - killedAt} ms`);
+      await delay(Math.max(0, downMs - (Date.now() - killedAt)));
+      await stack.restartNode(leader);
+      context.log('old leader restarted');
+      await delay(sized(context, 3_000, 10_000));
+      await steady.stop();
+
+      const window = failedPublishWindow(publisher.records, killedAt);
+      r.failedPublishWindowMs = window.windowMs;
+      b.figure('failedPublishes', window.failed);
+      b.figure('failedStatuses', JSON.stringify(window.statuses));
+      statusesOk(b, publisher.records);
+
+      const convergence = await finishPublishing(
+        stack,
+        publisher,
+        pool,
+        envs,
+        b,
+        30_000,
+        context.log,
+      );
+      r.convergenceMs = convergence;
+      const report = deliveryReport(publisher.records, pool.subscribers);
+      r.acknowledged = report.acknowledged;
+      r.lost = report.lost;
+      b.figure('coalescedWhileConnected', report.coalesced);
+      b.figure(
+        'subscriberReconnects',
+        pool.subscribers.reduce((n, s) => n + s.drops, 0),
+      );
+    } finally {
+      r.peakRssMb = memory.stop();
+      r.crashes = stack.crashes().length;
+      for (const crash of stack.crashes()) context.log(`CRASH ${crash.name}: ${crash.tail}`);
+      pool.close();
+      publisher.close();
+      await stack.stop();
+    }
+    return b.finish();
+  },
+};
