@@ -8,7 +8,9 @@
 #   2. a 3-node NATS JetStream cluster (this host's nats-server), two SSE
 #      containers on the host network, and nginx with deploy/compose's config
 #      in front: a stream through nginx receives an update published on the
-#      other instance; metrics are served; SIGTERM drains and exits 0.
+#      other instance; /metricsz counts the open streams, Prometheus scrapes
+#      both instances and every dashboard query runs; SIGTERM drains and
+#      exits 0; publishing survives the loss of the NATS stream leader.
 #
 #   tools/scripts/smoke-image.sh [IMAGE]        (default localhost/flagsmith-rt/sse:dev)
 #
@@ -173,19 +175,47 @@ done
 pass "NATS cluster up: $nats_urls"
 
 sse_ports=($((BASE_PORT + 31)) $((BASE_PORT + 32)))
+# Instance 1 leaves SSE_WORKERS unset: the default (one node:cluster worker per
+# CPU Node sees, here the host's) runs behind tini. Instance 2 runs one
+# process (SSE_WORKERS=1, what deploy/compose and the Kubernetes ConfigMap set).
+workers_env=("" "-e SSE_WORKERS=1")
+host_cpus="$(nproc)"
 for i in 0 1; do
   c="$NAME-sse-$((i + 1))"
+  # shellcheck disable=SC2086
   "${PODMAN[@]}" run -d --name "$c" --network host "${LIMITS[@]}" "${HARDENING[@]}" \
     --stop-timeout 45 \
     -e HOST=127.0.0.1 -e PORT="${sse_ports[$i]}" -e NATS_URL="$nats_urls" \
     -e STREAM_REPLICAS=3 -e SSE_AUTHENTICATION_TOKEN="$TOKEN" -e LOG_LEVEL=info \
-    "$IMAGE" >/dev/null
+    ${workers_env[$i]} "$IMAGE" >/dev/null
   containers+=("$c")
 done
 for p in "${sse_ports[@]}"; do
   wait_for "SSE on port $p ready (/readyz)" 30 http_ok "http://127.0.0.1:$p/readyz"
 done
 pass "both SSE containers ready (connected to NATS)"
+# The one "listening" line of each instance says how many workers serve it.
+listening_workers() {
+  "${PODMAN[@]}" logs "$1" 2>/dev/null | python3 -c '
+import json, sys
+found = []
+for line in sys.stdin:
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        continue
+    if rec.get("msg") == "listening":
+        found.append(rec.get("workers", 1))
+print(max(found, default=""))
+'
+}
+# /readyz answers once one worker is ready; the primary announces when all listen.
+wait_for "instance 1 announcing its workers" 20 bash -c \
+  "${PODMAN[*]} logs $NAME-sse-1 2>/dev/null | grep -q '\"workers\":'"
+w1="$(listening_workers "$NAME-sse-1")" w2="$(listening_workers "$NAME-sse-2")"
+[[ "$w1" == "$host_cpus" ]] || fail "instance 1 (SSE_WORKERS unset) listens with '$w1' workers, expected $host_cpus (host CPUs)"
+[[ "$w2" == 1 ]] || fail "instance 2 (SSE_WORKERS=1) listens with '$w2' workers"
+pass "instance 1: SSE_WORKERS unset -> $w1 workers (the host's $host_cpus CPUs); instance 2: SSE_WORKERS=1 -> one process"
 
 lb_port=$((BASE_PORT + 40))
 sed -E -e "s/server sse-1:8088/server 127.0.0.1:${sse_ports[0]}/" \
@@ -220,12 +250,36 @@ grep -qi '^content-type: text/event-stream' "$WORK/lb-a.headers" || fail "no tex
 if grep -qi '^content-encoding' "$WORK/lb-a.headers"; then fail "nginx compressed the stream"; fi
 pass "through nginx: text/event-stream, not compressed"
 
+# Metrics. Three streams are open (two through nginx, one direct on instance
+# 1), so the instances' flagsmith_sse_subscribers add up to 3 on every scrape.
+# Instance 1 has several workers: each scrape reaches one of them and must
+# still describe the whole instance.
+metric_value() { # metric_value PORT NAME -> the value of an unlabelled sample
+  curl -fsS --max-time 5 "http://127.0.0.1:$1/metricsz" | awk -v m="$2" '$1 == m && !n++ { print $2 }'
+}
 metrics="$(curl -fsS "http://127.0.0.1:${sse_ports[0]}/metricsz")" ||
-  fail "/metricsz on instance 1 did not answer 200 (not implemented yet?)"
-for m in flagsmith_sse_subscribers flagsmith_sse_subscribers_total process_resident_memory_bytes; do
+  fail "/metricsz on instance 1 did not answer 200"
+for m in flagsmith_sse_subscribers flagsmith_sse_subscribers_total flagsmith_sse_nats_connected \
+  flagsmith_sse_delivery_latency_seconds_bucket flagsmith_sse_publishes_total \
+  process_resident_memory_bytes nodejs_eventloop_lag_p99_seconds; do
   grep -q "^$m" <<<"$metrics" || fail "metric $m missing from /metricsz"
 done
 pass "/metricsz serves flagsmith_sse_* and process metrics"
+subs=()
+for k in 1 2 3 4; do
+  a="$(metric_value "${sse_ports[0]}" flagsmith_sse_subscribers)"
+  b="$(metric_value "${sse_ports[1]}" flagsmith_sse_subscribers)"
+  subs+=("$a+$b")
+  [[ "$((a + b))" == 3 ]] || fail "scrape $k: flagsmith_sse_subscribers $a + $b, expected 3 open streams"
+done
+pass "flagsmith_sse_subscribers: instance 1 + instance 2 = 3 on 4 scrapes each (${subs[*]})"
+for p in "${sse_ports[@]}"; do
+  [[ "$(metric_value "$p" flagsmith_sse_nats_connected)" == 1 ]] || fail "flagsmith_sse_nats_connected not 1 on port $p"
+done
+published="$(curl -fsS "http://127.0.0.1:${sse_ports[1]}/metricsz" |
+  awk '$1 == "flagsmith_sse_publishes_total{result=\"published\"}" { print $2 }')"
+[[ "$published" == 1 ]] || fail "instance 2 counts $published published, expected 1"
+pass "flagsmith_sse_nats_connected 1 on both; instance 2 counts the 1 publish it took"
 [[ "$(curl -s -o /dev/null -w '%{http_code}' "$lb/metricsz")" == 404 ]] && pass "nginx hides /metricsz (404)"
 
 # Prometheus with deploy/prometheus/prometheus.yml (targets and rule path
@@ -237,42 +291,33 @@ if command -v prometheus >/dev/null 2>&1; then
     -e "s#\"sse-1:8088\", \"sse-2:8088\"#\"127.0.0.1:${sse_ports[0]}\", \"127.0.0.1:${sse_ports[1]}\"#" \
     -e "s#scrape_interval: 15s#scrape_interval: 1s#" \
     "$REPO_ROOT/deploy/prometheus/prometheus.yml" >"$WORK/prometheus.yml"
+  grep -q "metrics_path: /metricsz" "$WORK/prometheus.yml" || fail "prometheus.yml does not scrape /metricsz"
   prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom-data" \
     --web.listen-address="127.0.0.1:$prom_port" >"$WORK/prometheus.log" 2>&1 &
   pids+=($!)
   prom="http://127.0.0.1:$prom_port"
   wait_for "Prometheus scraping both instances" 30 bash -c \
     "curl -fsS '$prom/api/v1/query?query=sum(up)' | grep -q '\"2\"\]'"
-  pass "Prometheus (deploy/prometheus/prometheus.yml) scrapes both instances"
-  # Let a few scrapes accumulate so rate() has two points.
-  sleep 5
-  python3 - "$prom" "$REPO_ROOT/deploy/grafana/flagsmith-rt-sse.json" <<'PY' || fail "dashboard queries"
-import json, sys, urllib.parse, urllib.request
-prom, path = sys.argv[1], sys.argv[2]
-dash = json.load(open(path))
-bad, empty, total = [], [], 0
-for panel in dash["panels"]:
-    for t in panel.get("targets", []):
-        expr = (t["expr"].replace("$__rate_interval", "1m").replace("$job", ".*")
-                .replace("$instance", ".*"))
-        total += 1
-        url = prom + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
-        try:
-            body = json.load(urllib.request.urlopen(url, timeout=5))
-        except Exception as e:  # HTTP 400 = the expression does not parse
-            bad.append(f"{panel['title']}: {expr}: {e}")
-            continue
-        if not body["data"]["result"]:
-            empty.append(f"{panel['title']}: {t.get('legendFormat', '')}")
-rules = json.load(urllib.request.urlopen(prom + "/api/v1/rules"))["data"]["groups"]
-print(f"{total} dashboard queries ran; {total - len(empty) - len(bad)} returned data; "
-      f"{sum(len(g['rules']) for g in rules)} alert rules loaded")
-for e in empty:
-    print(f"  no data yet: {e}")
-for b in bad:
-    print(f"  QUERY ERROR: {b}")
-sys.exit(1 if bad or not rules else 0)
-PY
+  pass "Prometheus (deploy/prometheus/prometheus.yml, /metricsz) scrapes both instances: up"
+  wait_for "Prometheus: sum(flagsmith_sse_subscribers) = 3" 15 bash -c \
+    "curl -fsS '$prom/api/v1/query?query=sum(flagsmith_sse_subscribers)' | grep -q '\"3\"\]'"
+  pass "Prometheus: sum(flagsmith_sse_subscribers) = 3"
+  # Live traffic while Prometheus scrapes every second, so that rate() and the
+  # delivery histogram have samples: 5 publishes, alternately on each
+  # instance, each received by the three streams before the next.
+  for k in 1 2 3 4 5; do
+    status="$(publish "http://127.0.0.1:${sse_ports[$((k % 2))]}" smokeEnv2 "1735229999.6$k")"
+    [[ "$status" =~ ^2 ]] || fail "publish $k answered $status"
+    for st in lb-a lb-b direct-1; do
+      wait_for "update $k on stream $st" 10 grep -qF "data: {\"updated_at\": 1735229999.6$k}" "$WORK/$st"
+    done
+    sleep 1 # spread over several scrapes (1 s interval)
+  done
+  wait_for "Prometheus: 6 publishes scraped" 15 bash -c \
+    "curl -fsS '$prom/api/v1/query?query=sum(flagsmith_sse_publishes_total%7Bresult=%22published%22%7D)' | grep -q '\"6\"\]'"
+  pass "5 more publishes delivered to the 3 streams; Prometheus counts 6 published"
+  python3 "$REPO_ROOT/tools/scripts/dashboard-queries.py" "$prom" --rate-interval 1m ||
+    fail "dashboard queries"
   pass "every dashboard query is valid PromQL against the live instances"
 else
   echo "prometheus not installed: dashboard queries not run (apt-get install -y prometheus)"
