@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -6,6 +6,7 @@ import {
   describeLoad,
   describeMachine,
   markdownTable,
+  type RunInfo,
   type RunReport,
   updateReliabilityFile,
 } from './report.js';
@@ -99,14 +100,44 @@ async function main(): Promise<number> {
   const packageDir = resolve(here, '..');
   const jsonPath = values.json ?? join(packageDir, 'reports', `${mode}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+  // A partial run (--only) replaces its rows in the last report of the same mode.
+  const merged = only ? mergeInto(jsonPath, report) : report;
+  writeFileSync(jsonPath, `${JSON.stringify(merged, null, 2)}\n`);
   console.log(`\n${markdownTable(report.results)}\n\nResults: ${jsonPath}`);
   if (values['write-reliability']) {
     const file = resolve(packageDir, '..', '..', 'RELIABILITY.md');
-    if (updateReliabilityFile(file, report)) console.log(`Updated ${file}`);
+    if (updateReliabilityFile(file, merged)) console.log(`Updated ${file}`);
     else console.error(`${file} has no chaos:${mode} markers; not updated.`);
   }
   return report.results.every((r) => r.failures.length === 0) ? 0 : 1;
+}
+
+function mergeInto(path: string, report: RunReport): RunReport {
+  let previous: RunReport;
+  try {
+    previous = JSON.parse(readFileSync(path, 'utf8')) as RunReport;
+  } catch {
+    return report;
+  }
+  if (previous.mode !== report.mode) return report;
+  const byId = new Map(previous.results.map((r) => [r.id, r]));
+  for (const r of report.results) byId.set(r.id, r);
+  const order = SCENARIOS.map((s) => s.id);
+  return {
+    ...previous,
+    runs: [...(previous.runs ?? [runOf(previous)]), runOf(report)],
+    results: [...byId.values()].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id)),
+  };
+}
+
+function runOf(report: RunReport): RunInfo {
+  return {
+    command: report.command,
+    startedAt: report.startedAt,
+    loadAtStart: report.loadAtStart,
+    loadAtEnd: report.loadAtEnd,
+    scenarios: report.results.map((r) => r.id),
+  };
 }
 
 main().then(

@@ -2,6 +2,20 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import type { Mode, ScenarioResult } from './result.js';
 
+/** One invocation that produced some of a report's rows. */
+export interface RunInfo {
+  /** The command. */
+  command: string;
+  /** ISO start time. */
+  startedAt: string;
+  /** Load averages at its start. */
+  loadAtStart: string;
+  /** Load averages at its end. */
+  loadAtEnd: string;
+  /** The scenarios it ran. */
+  scenarios: string[];
+}
+
 /** A whole run: where, when, how, and every row. */
 export interface RunReport {
   /** The mode of the run. */
@@ -20,6 +34,8 @@ export interface RunReport {
   loadAtEnd: string;
   /** The rows. */
   results: ScenarioResult[];
+  /** When rows come from several invocations (`--only` reruns merged in), each of them. */
+  runs?: RunInfo[];
 }
 
 /** A one-line description of this machine. */
@@ -82,11 +98,22 @@ export function markdownFigures(results: readonly ScenarioResult[]): string {
 
 /** The generated section of RELIABILITY.md for one run. */
 export function markdownSection(report: RunReport): string {
+  const runs = report.runs ?? [
+    {
+      command: report.command,
+      startedAt: report.startedAt,
+      loadAtStart: report.loadAtStart,
+      loadAtEnd: report.loadAtEnd,
+      scenarios: report.results.map((r) => r.id),
+    },
+  ];
   return [
-    `Command: \`${report.command}\` (seed ${report.seed})  `,
-    `Date: ${report.startedAt}  `,
-    `Machine: ${report.machine}  `,
-    `Load average (1/5/15 min) at start: ${report.loadAtStart}; at end: ${report.loadAtEnd}`,
+    `Machine: ${report.machine}; seed ${report.seed}`,
+    '',
+    ...runs.map(
+      (run) =>
+        `- \`${run.command}\` at ${run.startedAt} (${run.scenarios.join(', ')}); load average (1/5/15 min) ${run.loadAtStart} at start, ${run.loadAtEnd} at end`,
+    ),
     '',
     markdownTable(report.results),
     '',

@@ -2,7 +2,7 @@ import { finalTimestamps, waitConverged } from '../delivery.js';
 import { isAck, type Publisher, type PublishRecord } from '../publisher.js';
 import type { ResultBuilder } from '../result.js';
 import type { Stack } from '../stack.js';
-import type { SubscriberPool } from '../subscribers.js';
+import type { RawSubscriber } from '../subscribers.js';
 
 /**
  * Publishes one final update per environment (retrying until acknowledged), then waits until
@@ -12,7 +12,7 @@ import type { SubscriberPool } from '../subscribers.js';
 export async function finishPublishing(
   stack: Stack,
   publisher: Publisher,
-  pool: SubscriberPool,
+  subscribers: readonly RawSubscriber[],
   environments: readonly string[],
   b: ResultBuilder,
   timeoutMs = 30_000,
@@ -35,7 +35,7 @@ export async function finishPublishing(
   const progress = setInterval(() => {
     ticks++;
     const behind = new Map<number, number>();
-    for (const s of pool.subscribers) {
+    for (const s of subscribers) {
       if (s.stalled || s.closed) continue;
       if (s.latest < (final.get(s.environment) ?? 0)) {
         behind.set(s.targetIndex, (behind.get(s.targetIndex) ?? 0) + 1);
@@ -47,7 +47,7 @@ export async function finishPublishing(
         log?.(`${instance.name} log tail:\n${instance.logs()}`);
     }
   }, 1000);
-  const waited = await waitConverged(publisher.records, pool.subscribers, timeoutMs);
+  const waited = await waitConverged(publisher.records, subscribers, timeoutMs);
   clearInterval(progress);
   if (!b.check(waited !== undefined, `subscribers did not converge within ${timeoutMs} ms`)) {
     return null;

@@ -57,7 +57,7 @@ export const floods: Scenario = {
       const afterConnect = await finishPublishing(
         stack,
         publisher,
-        pool,
+        pool.subscribers,
         envs,
         b,
         30_000,
@@ -86,7 +86,7 @@ export const floods: Scenario = {
       r.convergenceMs = await finishPublishing(
         stack,
         publisher,
-        pool,
+        pool.subscribers,
         [hot],
         b,
         30_000,

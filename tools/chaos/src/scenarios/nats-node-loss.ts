@@ -70,7 +70,7 @@ export const natsNodeLoss: Scenario = {
       const convergence = await finishPublishing(
         stack,
         publisher,
-        pool,
+        pool.subscribers,
         envs,
         b,
         30_000,

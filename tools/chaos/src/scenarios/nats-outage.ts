@@ -131,7 +131,7 @@ export const natsOutage: Scenario = {
       r.convergenceMs = await finishPublishing(
         stack,
         publisher,
-        pool,
+        pool.subscribers,
         envs,
         b,
         30_000,

@@ -90,7 +90,7 @@ export const natsSecurity: Scenario = {
       r.convergenceMs = await finishPublishing(
         live,
         publisher,
-        subscribers,
+        subscribers.subscribers,
         envs,
         b,
         20_000,

@@ -92,7 +92,7 @@ export const sseInstanceLoss: Scenario = {
       const convergenceAfterKill = await finishPublishing(
         stack,
         publisher,
-        pool,
+        pool.subscribers,
         envs,
         b,
         30_000,
@@ -138,7 +138,7 @@ export const sseInstanceLoss: Scenario = {
       const finalConvergence = await finishPublishing(
         stack,
         publisher,
-        pool,
+        pool.subscribers,
         envs,
         b,
         30_000,
