@@ -1,7 +1,7 @@
 import { ProcessSampler } from './process-sampler.js';
 import type { Progress } from './progress.js';
 import { publishUrlTemplate, redactHeaders, type ServerTemplates } from './scenario.js';
-import { type Summary, sorted, summarize } from './stats.js';
+import { cdf, type Summary, sorted, summarize } from './stats.js';
 import { closeWorkers, forkWorkers } from './worker-group.js';
 
 /** Options of a publish run. */
@@ -26,6 +26,8 @@ export interface PublishResult {
   requestsPerSecond: number;
   /** Latency of completed requests, ms. */
   latency: Summary;
+  /** 51 evenly spaced latency quantiles (for the plot). */
+  latencyCdf: number[];
   statuses: Record<string, number>;
   errors: Record<string, number>;
   /** Non-2xx responses plus requests without a response. */
@@ -89,6 +91,7 @@ export async function runPublish(
       all.set(r.latencies, at);
       at += r.latencies.length;
     }
+    const ascending = sorted(all);
     const start = Math.min(...reports.map((r) => r.startedAt));
     const end = Math.max(...reports.map((r) => r.endedAt));
     const non2xx = Object.entries(statuses)
@@ -103,7 +106,8 @@ export async function runPublish(
       options: { ...options, publishHeaders: redactHeaders(options.publishHeaders) },
       requests: total,
       requestsPerSecond: total / ((end - start) / 1000),
-      latency: summarize(sorted(all)),
+      latency: summarize(ascending),
+      latencyCdf: cdf(ascending),
       statuses,
       errors,
       failed: non2xx + errorCount,

@@ -1,4 +1,5 @@
 import type { FanoutResult } from '../fanout.js';
+import type { PublishResult } from '../publish.js';
 import { type AnyResult, markdownSummary } from './markdown.js';
 import { escapeXml, lineChart } from './svg.js';
 
@@ -134,9 +135,31 @@ ${raw === undefined ? '' : `<details><summary>raw JSON</summary><pre>${escapeXml
 `;
 }
 
+/** The latency distribution of a publish run. */
+export function publishCharts(r: PublishResult): string[] {
+  return [
+    lineChart({
+      title: `${r.label}: request latency distribution`,
+      xLabel: 'latency (ms)',
+      yLabel: 'fraction of requests',
+      series: [
+        {
+          name: 'requests',
+          points: r.latencyCdf.map((x, i) => [x, i / (r.latencyCdf.length - 1)]),
+        },
+      ],
+    }),
+  ];
+}
+
 /** The HTML report of one CLI result. */
 export function resultHtml(result: AnyResult): string {
-  const charts = result.kind === 'fanout' ? fanoutCharts(result) : [];
+  const charts =
+    result.kind === 'fanout'
+      ? fanoutCharts(result)
+      : result.kind === 'publish'
+        ? publishCharts(result)
+        : [];
   return htmlPage(
     `loadgen ${result.kind}: ${result.label}`,
     [{ markdown: markdownSummary(result), charts }],
