@@ -26,12 +26,12 @@ async function bench(): Promise<void> {
     },
   });
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-  const reportsDir = resolve(
-    values.reports ?? join(root, 'apps/loadgen/reports', values.quick ? 'quick' : ''),
-  );
+  // A quick or partial run never overwrites the committed reports and BENCHMARKS.md.
+  const partial = values.quick ? 'quick' : values.only || values.sizes ? 'partial' : undefined;
+  const reportsDir = resolve(values.reports ?? join(root, 'apps/loadgen/reports', partial ?? ''));
   const benchmarksPath = resolve(
     values.benchmarks ??
-      join(root, values.quick ? 'apps/loadgen/reports/quick/BENCHMARKS.md' : 'BENCHMARKS.md'),
+      (partial ? join(reportsDir, 'BENCHMARKS.md') : join(root, 'BENCHMARKS.md')),
   );
   mkdirSync(reportsDir, { recursive: true });
   const natsBinary = findBinary('nats-server', 'NATS_SERVER_BIN');
