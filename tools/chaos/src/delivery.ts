@@ -126,3 +126,59 @@ export function failedPublishWindow(
   }
   return { windowMs: failed === 0 ? 0 : last - first, failed, statuses };
 }
+
+/** How long acknowledged updates took to reach every subscriber of their environment. */
+export interface DeliveryLag {
+  /** Median over updates of (last subscriber's receipt - acknowledgement), ms. */
+  p50Ms: number;
+  /** 99th percentile of the same, ms. */
+  p99Ms: number;
+  /** The slowest update, ms. */
+  maxMs: number;
+  /** When the slowest update was acknowledged (epoch ms). */
+  maxAckedAt: number;
+}
+
+/**
+ * For each acknowledged update, the time from its acknowledgement until the last subscriber
+ * of its environment held it (or something newer). Subscribers that never did are left to
+ * {@link deliveryReport}.
+ */
+export function deliveryLag(
+  records: readonly PublishRecord[],
+  subscribers: readonly RawSubscriber[],
+): DeliveryLag {
+  const byEnvironment = new Map<string, RawSubscriber[]>();
+  for (const s of subscribers) {
+    if (s.stalled || s.closed) continue;
+    const list = byEnvironment.get(s.environment) ?? [];
+    byEnvironment.set(s.environment, list);
+    list.push(s);
+  }
+  const lags: number[] = [];
+  let maxMs = 0;
+  let maxAckedAt = 0;
+  for (const r of records) {
+    if (!isAck(r.status)) continue;
+    let last = 0;
+    for (const s of byEnvironment.get(r.environment) ?? []) {
+      const h = s.history;
+      for (let i = 0; i < h.length; i += 2) {
+        if (h[i]! >= r.updatedAt) {
+          last = Math.max(last, h[i + 1]!);
+          break;
+        }
+      }
+    }
+    if (last === 0) continue;
+    const lag = Math.max(0, last - r.doneAt);
+    lags.push(lag);
+    if (lag > maxMs) {
+      maxMs = lag;
+      maxAckedAt = r.doneAt;
+    }
+  }
+  lags.sort((a, b) => a - b);
+  const at = (p: number) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))] ?? 0;
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs, maxAckedAt };
+}

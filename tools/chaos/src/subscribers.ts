@@ -41,6 +41,8 @@ export class RawSubscriber {
   latest = 0;
   /** Every distinct timestamp received (to find gaps while connected). */
   readonly received = new Set<number>();
+  /** Each time `latest` moved: timestamp, then receive time (epoch ms), flattened. */
+  readonly history: number[] = [];
   /** The last `id:` received, sent back on reconnect. */
   lastEventId: string | undefined;
   /** A `200` stream is being read. */
@@ -234,8 +236,12 @@ export class SubscriberPool {
         if (match) {
           const updatedAt = Number(match[1]);
           subscriber.received.add(updatedAt);
-          if (updatedAt > subscriber.latest) subscriber.latest = updatedAt;
-          this.options.onUpdate?.(subscriber, updatedAt, Date.now());
+          const now = Date.now();
+          if (updatedAt > subscriber.latest) {
+            subscriber.latest = updatedAt;
+            subscriber.history.push(updatedAt, now);
+          }
+          this.options.onUpdate?.(subscriber, updatedAt, now);
         }
       } else if (line.startsWith(ID_PREFIX)) {
         subscriber.lastEventId = line.slice(ID_PREFIX.length).trim();

@@ -1,5 +1,5 @@
 import { streamPath } from '@flagsmith-rt/protocol';
-import { deliveryReport, failedPublishWindow } from '../delivery.js';
+import { deliveryLag, deliveryReport, failedPublishWindow } from '../delivery.js';
 import { MemoryWatch } from '../memory.js';
 import { isAck, Publisher, SteadyPublishing } from '../publisher.js';
 import { ResultBuilder } from '../result.js';
@@ -139,6 +139,11 @@ export const natsOutage: Scenario = {
       );
       const report = deliveryReport(publisher.records, pool.subscribers);
       r.acknowledged = report.acknowledged;
+      const lag = deliveryLag(publisher.records, pool.subscribers);
+      b.figure('deliveryLagP50Ms', lag.p50Ms);
+      b.figure('deliveryLagP99Ms', lag.p99Ms);
+      b.figure('deliveryLagMaxMs', lag.maxMs);
+      b.figure('slowestUpdateAckedAfterFaultMs', lag.maxAckedAt - killedAt);
       r.lost = report.lost;
       b.figure('coalescedWhileConnected', report.coalesced);
     } finally {
