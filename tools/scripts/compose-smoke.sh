@@ -16,6 +16,11 @@
 #
 #   tools/scripts/compose-smoke.sh
 #
+# After the stack checks: Prometheus scrapes both instances' /metricsz (targets
+# up, sum(flagsmith_sse_subscribers) = the 4 open streams), then, after a few
+# live publishes, every query of the Grafana dashboard is run against it
+# (tools/scripts/dashboard-queries.py; DASHBOARD_RESULTS=file keeps them).
+#
 # Needs: apt-get install -y podman-compose nats-server prometheus; the base and
 # app images (tools/scripts/build-image.sh). Uses host ports 8088 and 9090.
 set -euo pipefail
@@ -128,7 +133,7 @@ wait_for "load balancer /readyz" 30 curl -fsS -m 2 http://127.0.0.1:8088/readyz
 pass "nginx on :8088 -> /readyz 200"
 
 for i in 1 2 3 4; do
-  curl -sN -m 30 http://127.0.0.1:8088/sse/environments/composeEnv/stream >"$WORK/stream-$i" &
+  curl -sN -m 600 http://127.0.0.1:8088/sse/environments/composeEnv/stream >"$WORK/stream-$i" &
   readers+=($!)
 done
 sleep 1
@@ -183,6 +188,45 @@ until targets_up >"$WORK/targets"; do
 done
 cat "$WORK/targets"
 rules="$(curl -fsS http://127.0.0.1:9090/api/v1/rules | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')"
-pass "Prometheus scrapes sse-1 and sse-2; $rules alert rules loaded"
+pass "Prometheus scrapes sse-1 and sse-2 (/metricsz): both targets up; $rules alert rules loaded"
+
+# prom_query EXPR -> "labels value" lines of an instant query.
+prom_query() {
+  curl -fsS -G http://127.0.0.1:9090/api/v1/query --data-urlencode "query=$1" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["data"]["result"]:
+    labels = ",".join(f"{k}={v}" for k, v in sorted(r["metric"].items()) if k != "__name__")
+    print(labels or "-", r["value"][1])
+'
+}
+# The 4 streams opened above are still open (over both instances).
+subscribers_are() { [[ "$(prom_query 'sum(flagsmith_sse_subscribers)')" == "- $1" ]]; }
+wait_for "Prometheus: sum(flagsmith_sse_subscribers) = 4" 45 subscribers_are 4
+split="$(prom_query 'flagsmith_sse_subscribers' | cut -d' ' -f2 | tr '\n' ' ')"
+[[ "$split" == "2 2 " ]] || fail "nginx least_conn spread the 4 streams as $split, expected 2 and 2"
+pass "Prometheus: sum(flagsmith_sse_subscribers) = 4, 2 on sse-1 and 2 on sse-2 (nginx least_conn, shared zone)"
+
+echo "== live traffic, then every Grafana dashboard query against this Prometheus"
+# 4 more publishes, 5 s apart (over a few 15 s scrapes), each received by the 4 streams.
+for k in 1 2 3 4; do
+  status="$(curl -s -o "$WORK/publish" -w '%{http_code}' -X POST \
+    http://127.0.0.1:8088/sse/environments/composeEnv/queue-change \
+    -H "Authorization: Token $SSE_AUTHENTICATION_TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"updated_at\": 173523000$k.5}")"
+  [[ "$status" =~ ^2 ]] || fail "publish $k: $status $(cat "$WORK/publish")"
+  for i in 1 2 3 4; do
+    wait_for "update $k on stream $i" 10 grep -qF "data: {\"updated_at\": 173523000$k.5}" "$WORK/stream-$i"
+  done
+  sleep 5 # spread the publishes over scrapes (15 s interval)
+done
+# 1 + 1 (after nats-2 stopped) + 4 = 6 accepted (a publish retried while
+# nats-2 was lost may come back as a duplicate of one stored despite a 503).
+accepted='sum(flagsmith_sse_publishes_total{result=~"published|duplicate"})'
+published_reached() { [[ "$(prom_query "$accepted")" == "- 6" ]]; }
+wait_for "Prometheus: the 6 accepted publishes scraped" 45 published_reached
+pass "4 more publishes reached the 4 streams; Prometheus: 6 accepted ($(prom_query 'sum by (result) (flagsmith_sse_publishes_total) > 0' | tr '\n' ' '))"
+python3 "$REPO_ROOT/tools/scripts/dashboard-queries.py" http://127.0.0.1:9090 --rate-interval 1m \
+  --json "${DASHBOARD_RESULTS:-$WORK/dashboard.json}" || fail "dashboard queries"
+pass "every dashboard query ran against the compose stack's Prometheus"
 
 echo "== all compose checks passed"
