@@ -552,10 +552,12 @@ export function writeBenchmarksMd(path: string, generated: string): void {
 
 /** The index page of the reports directory: the summary and the growth plots. */
 export function indexHtml(results: BenchResults, markdown: string): string {
+  // The summary and the growth plots first, then the tables per target.
+  const at = markdown.indexOf('\n### 1.');
+  const head = at === -1 ? markdown : markdown.slice(0, at);
+  const rest = at === -1 ? '' : markdown.slice(at + 1);
   return htmlPage('flagsmith-rt vs nginx+nchan: pnpm bench', [
-    {
-      markdown: markdown.replace(/\]\(apps\/loadgen\/reports\//g, ']('),
-      charts: growthCharts(results),
-    },
+    { markdown: head, charts: growthCharts(results) },
+    { markdown: rest, charts: [] },
   ]);
 }
