@@ -8,7 +8,8 @@ Grafana's variables are replaced the way Grafana would with "All" selected
 ($job, $instance -> .*) and $__rate_interval -> --rate-interval (Grafana uses
 max(4 x scrape interval, step + scrape interval): 1m at a 15 s scrape).
 Prints one line per query: the panel, the legend, and what came back
-(series and their values, "no data", or NaN for a quantile of no samples).
+(series and their values, "no data", or NaN for a quantile of no samples),
+then the alerts Prometheus has pending or firing.
 Exit 1 if a query does not parse, if no alert rules are loaded, or, with
 --require-data, if a query returns no series.
 """
@@ -87,10 +88,13 @@ def main():
         f"({nonzero} with a non-zero value), {len(rows) - with_data} no data, "
         f"{len(bad)} errors; {n_rules} alert rules loaded"
     )
+    alerts = get(args.prometheus + "/api/v1/alerts")["data"]["alerts"]
+    active = [f"{a['labels'].get('alertname')} ({a['state']})" for a in alerts]
+    print(f"alerts pending or firing: {', '.join(active) if active else 'none'}")
     for b in bad:
         print(f"  QUERY ERROR: {b}")
     if args.json:
-        json.dump({"rows": rows, "errors": bad, "rules": n_rules}, open(args.json, "w"), indent=1)
+        json.dump({"rows": rows, "errors": bad, "rules": n_rules, "alerts": active}, open(args.json, "w"), indent=1)
     failed = bool(bad) or n_rules == 0 or (args.require_data and with_data < len(rows))
     sys.exit(1 if failed else 0)
 

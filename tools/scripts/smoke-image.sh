@@ -230,29 +230,34 @@ lb="http://127.0.0.1:$lb_port"
 wait_for "nginx answering /livez" 10 http_ok "$lb/livez"
 pass "nginx (deploy/compose/nginx/nginx.conf) in front on $lb"
 
-# Streams through nginx (least_conn spreads them over both instances), and
-# one directly on instance 1; the update is published on instance 2 only.
+# Streams through nginx (least_conn spreads them over both instances), one
+# directly on instance 1, and one over cleartext HTTP/2 (h2c, prior knowledge)
+# directly on instance 2; the update is published on instance 2 only.
 subscribe "$lb/sse/environments/smokeEnv2/stream" "$WORK/lb-a"
 subscribe "$lb/sse/environments/smokeEnv2/stream" "$WORK/lb-b"
 subscribe "http://127.0.0.1:${sse_ports[0]}/sse/environments/smokeEnv2/stream" "$WORK/direct-1"
 direct_pid="${pids[-1]}"
-wait_for "three streams open" 10 bash -c \
-  "grep -qi '^HTTP/1.1 200' '$WORK/lb-a.headers' && grep -qi '^HTTP/1.1 200' '$WORK/lb-b.headers' && grep -qi '^HTTP/1.1 200' '$WORK/direct-1.headers'"
+curl -sS -N --max-time 60 --http2-prior-knowledge -H 'Accept: text/event-stream' -D "$WORK/h2c-2.headers" \
+  "http://127.0.0.1:${sse_ports[1]}/sse/environments/smokeEnv2/stream" >"$WORK/h2c-2" 2>"$WORK/h2c-2.err" &
+pids+=($!)
+streams=(lb-a lb-b direct-1 h2c-2)
+wait_for "four streams open" 10 bash -c \
+  "grep -qi '^HTTP/1.1 200' '$WORK/lb-a.headers' && grep -qi '^HTTP/1.1 200' '$WORK/lb-b.headers' && grep -qi '^HTTP/1.1 200' '$WORK/direct-1.headers' && grep -qi '^HTTP/2 200' '$WORK/h2c-2.headers'"
 status="$(publish "http://127.0.0.1:${sse_ports[1]}" smokeEnv2 1735229999.5)"
 [[ "$status" =~ ^2 ]] || fail "publish on instance 2 answered $status: $(cat "$WORK/publish.out")"
 pass "published on instance 2 ($status)"
 expected=$'event: environment_updated\ndata: {"updated_at": 1735229999.5}'
-for s in lb-a lb-b direct-1; do
+for s in "${streams[@]}"; do
   wait_for "update on stream $s" 10 grep -qF 'data: {"updated_at": 1735229999.5}' "$WORK/$s"
   grep -qF "$expected" "$WORK/$s" || fail "stream $s got other bytes: $(cat "$WORK/$s")"
 done
-pass "update received on instance 1 (direct) and on both streams through nginx"
+pass "update received on instance 1 (direct), on instance 2 over HTTP/2 (h2c) and on both streams through nginx"
 grep -qi '^content-type: text/event-stream' "$WORK/lb-a.headers" || fail "no text/event-stream through nginx"
 if grep -qi '^content-encoding' "$WORK/lb-a.headers"; then fail "nginx compressed the stream"; fi
 pass "through nginx: text/event-stream, not compressed"
 
-# Metrics. Three streams are open (two through nginx, one direct on instance
-# 1), so the instances' flagsmith_sse_subscribers add up to 3 on every scrape.
+# Metrics. Four streams are open (two through nginx, one direct on each
+# instance), so flagsmith_sse_subscribers are 2 and 2 on every scrape.
 # Instance 1 has several workers: each scrape reaches one of them and must
 # still describe the whole instance.
 metric_value() { # metric_value PORT NAME -> the value of an unlabelled sample
@@ -271,10 +276,10 @@ for k in 1 2 3 4; do
   a="$(metric_value "${sse_ports[0]}" flagsmith_sse_subscribers)"
   b="$(metric_value "${sse_ports[1]}" flagsmith_sse_subscribers)"
   subs+=("$a+$b")
-  # nginx (least_conn) put one stream on each instance, plus the direct one on 1.
-  [[ "$a+$b" == "2+1" ]] || fail "scrape $k: flagsmith_sse_subscribers $a + $b, expected 2 + 1 open streams"
+  # nginx (least_conn) put one stream on each instance, plus one direct on each.
+  [[ "$a+$b" == "2+2" ]] || fail "scrape $k: flagsmith_sse_subscribers $a + $b, expected 2 + 2 open streams"
 done
-pass "flagsmith_sse_subscribers: instance 1 + instance 2 = 2 + 1 on 4 scrapes each (${subs[*]})"
+pass "flagsmith_sse_subscribers: instance 1 + instance 2 = 2 + 2 on 4 scrapes each (${subs[*]})"
 for p in "${sse_ports[@]}"; do
   [[ "$(metric_value "$p" flagsmith_sse_nats_connected)" == 1 ]] || fail "flagsmith_sse_nats_connected not 1 on port $p"
 done
@@ -301,23 +306,23 @@ if command -v prometheus >/dev/null 2>&1; then
   wait_for "Prometheus scraping both instances" 30 bash -c \
     "curl -fsS '$prom/api/v1/query?query=sum(up)' | grep -q '\"2\"\]'"
   pass "Prometheus (deploy/prometheus/prometheus.yml, /metricsz) scrapes both instances: up"
-  wait_for "Prometheus: sum(flagsmith_sse_subscribers) = 3" 15 bash -c \
-    "curl -fsS '$prom/api/v1/query?query=sum(flagsmith_sse_subscribers)' | grep -q '\"3\"\]'"
-  pass "Prometheus: sum(flagsmith_sse_subscribers) = 3"
+  wait_for "Prometheus: sum(flagsmith_sse_subscribers) = 4" 15 bash -c \
+    "curl -fsS '$prom/api/v1/query?query=sum(flagsmith_sse_subscribers)' | grep -q '\"4\"\]'"
+  pass "Prometheus: sum(flagsmith_sse_subscribers) = 4"
   # Live traffic while Prometheus scrapes every second, so that rate() and the
   # delivery histogram have samples: 5 publishes, alternately on each
-  # instance, each received by the three streams before the next.
+  # instance, each received by the four streams before the next.
   for k in 1 2 3 4 5; do
     status="$(publish "http://127.0.0.1:${sse_ports[$((k % 2))]}" smokeEnv2 "1735229999.6$k")"
     [[ "$status" =~ ^2 ]] || fail "publish $k answered $status"
-    for st in lb-a lb-b direct-1; do
+    for st in "${streams[@]}"; do
       wait_for "update $k on stream $st" 10 grep -qF "data: {\"updated_at\": 1735229999.6$k}" "$WORK/$st"
     done
     sleep 1 # spread over several scrapes (1 s interval)
   done
   wait_for "Prometheus: 6 publishes scraped" 15 bash -c \
     "curl -fsS '$prom/api/v1/query?query=sum(flagsmith_sse_publishes_total%7Bresult=%22published%22%7D)' | grep -q '\"6\"\]'"
-  pass "5 more publishes delivered to the 3 streams; Prometheus counts 6 published"
+  pass "5 more publishes delivered to the 4 streams; Prometheus counts 6 published"
   python3 "$REPO_ROOT/tools/scripts/dashboard-queries.py" "$prom" --rate-interval 1m ||
     fail "dashboard queries"
   pass "every dashboard query is valid PromQL against the live instances"
