@@ -165,6 +165,11 @@ until [[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
   sleep 0.5
 done
 pass "with nats-2 stopped, publishing answered 2xx after $((SECONDS - start)) s"
+t0="$(date +%s%N)"
+for i in 1 2 3 4; do
+  wait_for "update on stream $i with nats-2 stopped" 30 grep -qF 'data: {"updated_at": 1735229999.5}' "$WORK/stream-$i"
+done
+pass "with nats-2 stopped, the 4 streams got that update $((($(date +%s%N) - t0) / 1000000)) ms after the 2xx"
 
 echo "== Prometheus on :9090 (deploy/prometheus/prometheus.yml)"
 wait_for "Prometheus ready" 30 curl -fsS -m 2 http://127.0.0.1:9090/-/ready
