@@ -2,6 +2,8 @@
 # Validates everything under deploy/ that can be checked without a cluster:
 #   - every YAML file parses; Kubernetes manifests have their required fields
 #     and agree with each other (selectors, probes, ports, grace period);
+#     compose and Kubernetes set SSE_WORKERS and keep metrics on; every
+#     Prometheus scrape job reads /metricsz;
 #   - the Grafana dashboard is valid JSON, uses only the datasource variable,
 #     and queries only metrics documented in docs/operations.md;
 #   - the configuration table of docs/operations.md lists exactly the variables
@@ -122,6 +124,28 @@ if cfg.get("cluster", {}).get("replicas") != 3 or not cfg.get("cluster", {}).get
 js = cfg.get("jetstream", {})
 if not (js.get("enabled") and js.get("fileStore", {}).get("enabled") and js["fileStore"].get("pvc", {}).get("enabled")):
     errors.append("nats-values.yaml: JetStream file storage on a PVC expected")
+
+# SSE_WORKERS set explicitly wherever the image runs with NATS (its default
+# counts the host's CPUs, not the container's), and metrics left on.
+compose = docs.get("deploy/compose/compose.yaml", [{}])[0]
+k8s_env = dict(cm.get("data", {}))
+if dep:
+    k8s_env.update({e["name"]: e.get("value") for e in dep["spec"]["template"]["spec"]["containers"][0].get("env", [])})
+places = [(f"compose service {n}", svc_.get("environment", {})) for n, svc_ in compose.get("services", {}).items()
+          if "NATS_URL" in (svc_.get("environment") or {})]
+places.append(("the Kubernetes ConfigMap/Deployment", k8s_env))
+for where, env in places:
+    if not str(env.get("SSE_WORKERS", "")).isdigit():
+        errors.append(f"{where}: SSE_WORKERS must be set (the default counts the host's CPUs)")
+    if str(env.get("METRICS_ENABLED", "true")).lower() == "false":
+        errors.append(f"{where}: METRICS_ENABLED=false leaves Prometheus without /metricsz")
+
+# Every scrape job reads /metricsz (the service serves no /metrics).
+for path in ("deploy/prometheus/prometheus.yml", "deploy/prometheus/scrape-example.yml"):
+    for d in docs.get(path, []):
+        for job in d.get("scrape_configs", []):
+            if job.get("metrics_path") != "/metricsz":
+                errors.append(f"{path}: job {job.get('job_name')} must set metrics_path: /metricsz")
 
 for e in errors:
     print("  " + e, file=sys.stderr)
