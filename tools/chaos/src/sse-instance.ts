@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { getFreePort } from '@flagsmith-rt/nats-launcher';
@@ -58,6 +58,20 @@ function trackChild(child: ChildProcess): void {
   }
   live.add(child);
   child.once('exit', () => live.delete(child));
+}
+
+/** PIDs of a process's children (Linux `/proc/<pid>/task/<tid>/children`). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .split(' ')
+        .filter((p) => p.trim() !== '')
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
 }
 
 /** Path of the built service (`apps/sse/dist/main.js`), or `CHAOS_SSE_MAIN`. */
@@ -170,6 +184,15 @@ export class SseInstance {
       try {
         const parsed = JSON.parse(line) as Record<string, unknown>;
         if (parsed.msg === 'listening') listening = true;
+        // With SSE_WORKERS > 1 the primary restarts a worker that died: still a crash.
+        if (parsed.msg === 'worker exited; restarting' && !this.expectingExit) {
+          this.crashes.push({
+            name: `${this.name} worker ${String(parsed.worker)}`,
+            code: typeof parsed.code === 'number' ? parsed.code : null,
+            signal: (parsed.signal as NodeJS.Signals | null) ?? null,
+            tail: this.logs(),
+          });
+        }
         for (const listener of this.logListeners) listener(parsed);
       } catch {
         // not a JSON log line
@@ -224,10 +247,24 @@ export class SseInstance {
     return this.everything.join('\n');
   }
 
-  /** Sends `signal` and resolves when the process has exited (an expected exit, not a crash). */
+  /**
+   * Sends `signal` and resolves when the process has exited (an expected exit, not a crash).
+   * `SIGKILL` also kills its workers.
+   */
   async kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     if (!this.running) return;
     this.expectingExit = true;
+    // SIGKILL takes the whole instance down at once, workers included, like a lost machine;
+    // other signals go to the primary, which handles them for its workers.
+    if (signal === 'SIGKILL') {
+      for (const pid of childrenOf(this.pid)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
     this.child?.kill(signal);
     await this.exited;
   }
@@ -243,17 +280,23 @@ export class SseInstance {
     }
   }
 
-  /** Resident memory in MiB (from `/proc`), 0 when not running. */
+  /**
+   * Resident memory in MiB (from `/proc`) of the process and its children (the cluster
+   * workers of `SSE_WORKERS > 1`), 0 when not running.
+   */
   rssMb(): number {
     const pid = this.pid;
     if (pid === 0) return 0;
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const match = /VmRSS:\s+(\d+) kB/.exec(status);
-      return match ? Number(match[1]) / 1024 : 0;
-    } catch {
-      return 0;
+    let kb = 0;
+    for (const p of [pid, ...childrenOf(pid)]) {
+      try {
+        const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+        kb += match ? Number(match[1]) : 0;
+      } catch {
+        // exited in between
+      }
     }
+    return kb / 1024;
   }
 
   /** GETs a path and returns the status, or 0 if the request failed. */

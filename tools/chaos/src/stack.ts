@@ -16,12 +16,23 @@ export interface StackOptions {
   instances: number;
   /** Extra service environment (timeouts, credentials). */
   serviceEnv?: Record<string, string>;
+  /**
+   * `SSE_WORKERS` of each instance. Two instances of the default (one worker per CPU) would
+   * put six Node processes on this 2-core box, so multi-instance scenarios run one each.
+   * @defaultValue 1 with several instances, else the service's default
+   */
+  workers?: number;
   /** Extra nats-server configuration (authorization, TLS). */
   natsConfig?: string;
   /** Connection options for the harness's own NATS connections (credentials, TLS). */
   connectOptions?: Omit<ConnectionOptions, 'servers'>;
   /** Rewrites the URLs given to the service (e.g. `tls://`). */
   serviceUrls?: (urls: string[]) => string[];
+}
+
+function workersEnv(options: StackOptions): Record<string, string> {
+  const workers = options.workers ?? (options.instances > 1 ? 1 : undefined);
+  return workers === undefined ? {} : { SSE_WORKERS: String(workers) };
 }
 
 /**
@@ -65,6 +76,7 @@ export class Stack {
             natsUrls: serviceUrls,
             env: {
               STREAM_REPLICAS: options.nats === 'cluster' ? '3' : '1',
+              ...workersEnv(options),
               ...options.serviceEnv,
             },
           }),

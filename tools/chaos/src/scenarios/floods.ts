@@ -24,9 +24,9 @@ export const floods: Scenario = {
     const stormMs = sized(context, 5_000, 20_000);
     const publishers = 64;
     const r = b.result;
-    r.load = `1 NATS node, 1 instance; ${clients} clients connecting at once on ${envs.length} environments; then ${publishers} concurrent publishers on one environment for ${stormMs / 1000} s`;
+    r.load = `1 NATS node, 1 instance (default SSE_WORKERS: one worker per CPU, 2); ${clients} clients connecting at once on ${envs.length} environments; then ${publishers} concurrent publishers on one environment for ${stormMs / 1000} s`;
     r.faults = 'connect storm; publish storm';
-    r.rssBoundMb = sized(context, 300, 1000);
+    r.rssBoundMb = sized(context, 600, 1500);
 
     const stack = await Stack.start({ nats: 'single', instances: 1 });
     const instance = stack.instances[0]!;

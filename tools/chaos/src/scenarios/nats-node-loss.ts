@@ -24,9 +24,9 @@ export const natsNodeLoss: Scenario = {
     const rate = sized(context, 20, 50);
     const downMs = sized(context, 8_000, 20_000);
     const r = b.result;
-    r.load = `3 NATS nodes (R3), 2 instances, ${subscriberCount} subscribers on ${envs.length} environments, ${rate} publishes/s`;
+    r.load = `3 NATS nodes (R3), 2 instances (1 worker each), ${subscriberCount} subscribers on ${envs.length} environments, ${rate} publishes/s`;
     r.faults = `kill -9 of the stream leader; restarted after ${downMs / 1000} s`;
-    r.rssBoundMb = sized(context, 300, 600);
+    r.rssBoundMb = sized(context, 500, 800);
 
     const stack = await Stack.start({ nats: 'cluster', instances: 2 });
     const publisher = new Publisher({ token: stack.token });

@@ -24,9 +24,9 @@ export const natsOutage: Scenario = {
     const rate = sized(context, 20, 50);
     const outageMs = sized(context, 8_000, 30_000);
     const r = b.result;
-    r.load = `3 NATS nodes (R3), 2 instances, ${subscriberCount} subscribers on ${envs.length} environments, ${rate} publishes/s`;
+    r.load = `3 NATS nodes (R3), 2 instances (1 worker each), ${subscriberCount} subscribers on ${envs.length} environments, ${rate} publishes/s`;
     r.faults = `kill -9 of all 3 NATS nodes for ${outageMs / 1000} s, then restart`;
-    r.rssBoundMb = sized(context, 300, 600);
+    r.rssBoundMb = sized(context, 500, 800);
 
     const stack = await Stack.start({
       nats: 'cluster',

@@ -33,9 +33,9 @@ export const natsSecurity: Scenario = {
     const envs = environments('secure', 10);
     const rate = 20;
     const r = b.result;
-    r.load = `1 NATS node requiring TLS + user/password, 2 instances as a least-privilege user, ${subscriberCount} subscribers, ${rate} publishes/s`;
+    r.load = `1 NATS node requiring TLS + user/password, 2 instances (1 worker each) as a least-privilege user, ${subscriberCount} subscribers, ${rate} publishes/s`;
     r.faults = 'restricted permissions; a wrong password; attempts outside the permissions';
-    r.rssBoundMb = 300;
+    r.rssBoundMb = 500;
 
     const certs = makeCertificates();
     const servicePassword = randomBytes(18).toString('base64url');

@@ -26,9 +26,9 @@ export const sseInstanceLoss: Scenario = {
     const rate = sized(context, 20, 50);
     const drainWindowMs = sized(context, 3_000, 5_000);
     const r = b.result;
-    r.load = `1 NATS node, 2 instances, ${subscriberCount} raw subscribers on ${envs.length} environments (they know both addresses, reconnect with full-jitter backoff 0.5-5 s) + ${envs.length * sized(context, 2, 5)} @flagsmith-rt/client subscribers behind a TCP balancer, ${rate} publishes/s`;
+    r.load = `1 NATS node, 2 instances (1 worker each), ${subscriberCount} raw subscribers on ${envs.length} environments (they know both addresses, reconnect with full-jitter backoff 0.5-5 s) + ${envs.length * sized(context, 2, 5)} @flagsmith-rt/client subscribers behind a TCP balancer, ${rate} publishes/s`;
     r.faults = `kill -9 of one instance; restart; SIGTERM of the other (DRAIN_WINDOW ${drainWindowMs / 1000} s)`;
-    r.rssBoundMb = sized(context, 300, 800);
+    r.rssBoundMb = sized(context, 500, 1000);
 
     const stack = await Stack.start({
       nats: 'single',
