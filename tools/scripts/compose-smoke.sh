@@ -34,6 +34,7 @@ PROJECT="fsrt-compose-smoke"
 PODMAN=(podman --runtime runc --cgroup-manager cgroupfs)
 LIMITS=(--ulimit nofile=20000:20000 --ulimit nproc=32768:32768)
 readers=()
+delays=()
 
 pass() { printf 'PASS %s\n' "$*"; }
 fail() {
@@ -219,17 +220,46 @@ for k in 1 2 3 4; do
     -H "Authorization: Token $SSE_AUTHENTICATION_TOKEN" -H 'Content-Type: application/json' \
     -d "{\"updated_at\": 173523000$k.5}")"
   [[ "$status" =~ ^2 ]] || fail "publish $k: $status $(cat "$WORK/publish")"
-  for i in 1 2 3 4; do
-    wait_for "update $k on stream $i" 10 grep -qF "data: {\"updated_at\": 173523000$k.5}" "$WORK/stream-$i"
+  # Poll every 20 ms: how long after the 2xx the last of the 4 streams had it.
+  t0="$(date +%s%N)" pending=(1 2 3 4)
+  until ((${#pending[@]} == 0)); do
+    left=()
+    for i in "${pending[@]}"; do
+      grep -qF "data: {\"updated_at\": 173523000$k.5}" "$WORK/stream-$i" || left+=("$i")
+    done
+    pending=("${left[@]}")
+    (($(date +%s%N) - t0 < 10000000000)) || fail "update $k missing on streams ${pending[*]} after 10 s"
+    ((${#pending[@]} == 0)) || sleep 0.02
   done
+  delays+=("$((($(date +%s%N) - t0) / 1000000))ms")
   sleep 5 # spread the publishes over scrapes (15 s interval)
 done
+echo "  publish 2xx -> all 4 streams: ${delays[*]}"
 # 1 + 1 (after nats-2 stopped) + 4 = 6 accepted (a publish retried while
 # nats-2 was lost may come back as a duplicate of one stored despite a 503).
 accepted='sum(flagsmith_sse_publishes_total{result=~"published|duplicate"})'
 published_reached() { [[ "$(prom_query "$accepted")" == "- 6" ]]; }
 wait_for "Prometheus: the 6 accepted publishes scraped" 45 published_reached
 pass "4 more publishes reached the 4 streams; Prometheus: 6 accepted ($(prom_query 'sum by (result) (flagsmith_sse_publishes_total) > 0' | tr '\n' ' '))"
+# Delivery latency observations per instance and scrape (raw samples of the
+# histogram's _count and _sum over the run): which instance saw slow fan-outs, when.
+curl -fsS -G http://127.0.0.1:9090/api/v1/query \
+  --data-urlencode 'query={__name__=~"flagsmith_sse_delivery_latency_seconds_(count|sum)"}[10m]' |
+  python3 -c '
+import json, sys
+series = {}
+for r in json.load(sys.stdin)["data"]["result"]:
+    series[(r["metric"]["instance"], r["metric"]["__name__"].rsplit("_", 1)[1])] = r["values"]
+for inst in sorted({i for i, _ in series}):
+    counts, sums = series.get((inst, "count"), []), series.get((inst, "sum"), [])
+    t0, steps, prev = float(counts[0][0]) if counts else 0, [], (0.0, 0.0)
+    for (t, c), (_, s) in zip(counts, sums):
+        c, s = float(c), float(s)
+        if c != prev[0]:
+            steps.append(f"+{c - prev[0]:.0f} obs {1000 * (s - prev[1]):.0f}ms @{float(t) - t0:.0f}s")
+        prev = (c, s)
+    print(f"  delivery latency observations, {inst}: " + "; ".join(steps))
+'
 python3 "$REPO_ROOT/tools/scripts/dashboard-queries.py" http://127.0.0.1:9090 --rate-interval 1m \
   --json "${DASHBOARD_RESULTS:-$WORK/dashboard.json}" || fail "dashboard queries"
 pass "every dashboard query ran against the compose stack's Prometheus"
