@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
 import {
   decodeUpdateMessage,
@@ -180,6 +181,8 @@ describe('JetStreamBroker', () => {
     const pid = nats.pid;
     process.kill(pid, 'SIGSTOP');
     try {
+      // kill() only queues the signal: under load the server can still answer for a moment.
+      await waitFor(() => processState(pid) === 'T', 'the server is stopped', 3_000);
       // A publish waiting for its ack fails when the connection is declared lost,
       // long before its own 8 s timeout.
       const started = Date.now();
@@ -388,3 +391,9 @@ describe('JetStreamBroker start', () => {
     });
   });
 });
+
+/** The state letter of a Linux process (`R`, `S`, `T` for stopped, ...). */
+function processState(pid: number): string | undefined {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+}
