@@ -36,6 +36,15 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     const key = validateEnvironmentKey(request.params.environment);
     if (!key.ok) throw new HttpError(400, key.error.code, key.error.message);
     const environment = key.value;
+    // Only a real HTTP/2 stream takes the HTTP/2 path: an HTTP/1 request line may claim any version.
+    const http2Stream = (request.raw as { stream?: Http2ServerRequest['stream'] }).stream;
+    if (http2Stream === undefined && request.raw.httpVersionMajor !== 1) {
+      throw new HttpError(
+        400,
+        'bad_request',
+        `HTTP/${request.raw.httpVersion} is not spoken in an HTTP/1 request; use HTTP/1.1, or HTTP/2 framing.`,
+      );
+    }
     const refusal = admissionError(hub, options, retryAfter);
     if (refusal) {
       if (refusal.code === 'too_many_subscribers') hub.counters.shedMaxSubscribers++;
@@ -56,8 +65,8 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     reply.hijack();
     // HTTP/1.x: the raw socket (the hot path). HTTP/2: the request's own stream.
     const sink =
-      request.raw.httpVersionMajor === 2
-        ? openHttp2Stream((request.raw as unknown as Http2ServerRequest).stream, preamble)
+      http2Stream !== undefined
+        ? openHttp2Stream(http2Stream, preamble)
         : openHttp1Stream(request.raw.socket, preamble);
     // Registered in the same tick as latest() was read: no update can slip between.
     if (sink) hub.add(sink, environment);

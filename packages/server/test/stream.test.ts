@@ -189,6 +189,18 @@ describe('request variants', () => {
     expect(client.text).toMatch(HEAD_PATTERN);
   });
 
+  it('answers 400 to an HTTP/1 request line that claims HTTP/2.0, and opens nothing', async () => {
+    const { port } = await start();
+    const client = await RawClient.open(
+      port,
+      `GET /sse/environments/${ENV}/stream HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n`,
+    );
+    clients.push(client);
+    await client.until((t) => t.includes('"bad_request"'), 'a 400 JSON error');
+    expect(client.text).toMatch(/^HTTP\/1\.1 400 /);
+    expect(app?.realtimeHub.subscriberCount).toBe(0);
+  });
+
   it('answers 400 JSON with CORS to a bad key and opens nothing', async () => {
     const { port } = await start();
     const res = await fetch(`http://127.0.0.1:${port}/sse/environments/bad.key/stream`);
