@@ -121,11 +121,17 @@ function mergeInto(path: string, report: RunReport): RunReport {
   }
   if (previous.mode !== report.mode) return report;
   const byId = new Map(previous.results.map((r) => [r.id, r]));
+  const byIdNew = new Set(report.results.map((r) => r.id));
   for (const r of report.results) byId.set(r.id, r);
   const order = SCENARIOS.map((s) => s.id);
   return {
     ...previous,
-    runs: [...(previous.runs ?? [runOf(previous)]), runOf(report)],
+    runs: [
+      ...(previous.runs ?? [runOf(previous)])
+        .map((run) => ({ ...run, scenarios: run.scenarios.filter((id) => !byIdNew.has(id)) }))
+        .filter((run) => run.scenarios.length > 0),
+      runOf(report),
+    ],
     results: [...byId.values()].sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id)),
   };
 }

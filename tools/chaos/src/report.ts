@@ -77,7 +77,9 @@ export function markdownTable(results: readonly ScenarioResult[]): string {
       ms(r.failedPublishWindowMs),
       ms(r.convergenceMs),
       `${r.peakRssMb} / ${r.rssBoundMb} MiB`,
-      r.failures.length === 0 ? 'pass' : `**FAIL**: ${r.failures.join('; ')}`,
+      r.failures.length === 0
+        ? 'pass'
+        : `**FAIL**: ${r.failures.map((f) => (f.length > 160 ? `${f.slice(0, 160)}…` : f)).join('; ')}`,
       commandFor(r.id, r.mode),
     ]
       .map((cell) => cell.replaceAll('|', '\\|'))

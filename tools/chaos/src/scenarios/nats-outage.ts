@@ -143,7 +143,7 @@ export const natsOutage: Scenario = {
       b.figure('deliveryLagP50Ms', lag.p50Ms);
       b.figure('deliveryLagP99Ms', lag.p99Ms);
       b.figure('deliveryLagMaxMs', lag.maxMs);
-      b.figure('slowestUpdateAckedAfterFaultMs', lag.maxAckedAt - killedAt);
+      if (lag.maxMs > 0) b.figure('slowestUpdateAckedAfterFaultMs', lag.maxAckedAt - killedAt);
       r.lost = report.lost;
       b.figure('coalescedWhileConnected', report.coalesced);
     } finally {

@@ -131,9 +131,16 @@ export const sseInstanceLoss: Scenario = {
       b.check(exits === 0, `${second.name} exited with ${exits} after SIGTERM (expected 0)`);
       await steady.stop();
 
-      const window = failedPublishWindow(publisher.records, killedAt);
-      r.failedPublishWindowMs = window.windowMs;
-      b.figure('failedPublishes', window.failed);
+      // The kill -9 phase: requests in flight to the killed instance fail (refused or reset).
+      const killPhase = failedPublishWindow(
+        publisher.records.filter((p) => p.sentAt < termAt),
+        killedAt,
+      );
+      r.failedPublishWindowMs = killPhase.windowMs;
+      b.figure('failedPublishesAfterKill', killPhase.failed);
+      const drainPhase = failedPublishWindow(publisher.records, termAt);
+      b.figure('failedPublishesDuringDrain', drainPhase.failed);
+      b.figure('failedPublishStatusesDuringDrain', JSON.stringify(drainPhase.statuses));
       statusesOk(b, publisher.records);
       const finalConvergence = await finishPublishing(
         stack,
