@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
+import { nkeys } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { deliveryReport } from '../delivery.js';
+import { deliveryReport, waitConverged } from '../delivery.js';
 import { MemoryWatch } from '../memory.js';
 import { permissionsConfig } from '../nats-permissions.js';
 import { readStreamState } from '../nats-stream.js';
@@ -34,16 +37,22 @@ export const natsSecurity: Scenario = {
     const rate = 20;
     const r = b.result;
     r.load = `1 NATS node requiring TLS + user/password, 2 instances (1 worker each) as a least-privilege user, ${subscriberCount} subscribers, ${rate} publishes/s`;
-    r.faults = 'restricted permissions; a wrong password; attempts outside the permissions';
+    r.faults =
+      'restricted permissions (user/password and NKey users); a wrong password; attempts outside the permissions';
     r.rssBoundMb = 500;
 
     const certs = makeCertificates();
     const servicePassword = randomBytes(18).toString('base64url');
     const adminPassword = randomBytes(18).toString('base64url');
+    // A second way in for the same role: an NKey user (seed in a file, as NATS_NKEY_SEED_FILE).
+    const nkeyUser = nkeys.createUser();
+    const seedFile = join(certs.dir, 'service.nk');
+    writeFileSync(seedFile, `${new TextDecoder().decode(nkeyUser.getSeed())}\n`, { mode: 0o600 });
     const natsConfig = [
       `tls {\n  cert_file: ${JSON.stringify(certs.certFile)}\n  key_file: ${JSON.stringify(certs.keyFile)}\n  timeout: 2\n}`,
       'authorization {\n  users: [',
       `    { user: ${JSON.stringify(SERVICE_USER)}, password: ${JSON.stringify(servicePassword)}, ${permissionsConfig()} }`,
+      `    { nkey: ${JSON.stringify(nkeyUser.getPublicKey())}, ${permissionsConfig()} }`,
       `    { user: ${JSON.stringify(ADMIN_USER)}, password: ${JSON.stringify(adminPassword)} }`,
       '  ]\n}',
     ].join('\n');
@@ -137,7 +146,11 @@ export const natsSecurity: Scenario = {
       }
       await nc.close();
       // The server logged those refusals: the violation scan above can see one.
-      const logged = violationsIn(live.nodes[0]!.logs(100_000)).length;
+      const loggedViolations = () => violationsIn(live.nodes[0]!.logs(100_000)).length;
+      await waitFor('the refusals to be logged', () => loggedViolations() >= 4, {
+        timeoutMs: 3_000,
+      }).catch(() => undefined);
+      const logged = loggedViolations();
       b.check(logged >= 4, `the server logged ${logged} of the 4 refused requests as violations`);
       b.figure('deniedToServiceUser', denied.length);
       b.check(
@@ -177,9 +190,35 @@ export const natsSecurity: Scenario = {
         'the wrong-password failure does not say it is an authorization problem',
       );
 
+      // The NKey user works as well: an instance with NATS_NKEY_SEED_FILE serves and publishes.
+      const viaNkey = new SseInstance({
+        name: 'sse-nkey',
+        token: live.token,
+        natsUrls: live.nodes.map((n) => n.url.replace('nats://', 'tls://')),
+        env: { NATS_NKEY_SEED_FILE: seedFile, NATS_TLS_CA: certs.caFile, SSE_WORKERS: '1' },
+      });
+      extra.push(viaNkey);
+      await viaNkey.start();
+      await viaNkey.waitReady();
+      const nkeyAck = await publisher.publishUntilAcked([viaNkey.url], envs[0]!, 10_000);
+      b.check(
+        nkeyAck !== undefined,
+        'a publish through the NKey-authenticated instance was not acknowledged',
+      );
+      const nkeyConverged = await waitConverged(publisher.records, subscribers.subscribers, 10_000);
+      b.check(
+        nkeyConverged !== undefined,
+        'an update published with the NKey user did not reach every subscriber',
+      );
+      b.figure('nkeyInstance', nkeyConverged === undefined ? 'failed' : 'ready, publish delivered');
+      const report2 = deliveryReport(publisher.records, subscribers.subscribers);
+      r.acknowledged = report2.acknowledged;
+      r.lost = report2.lost;
+
       // No secret in any service log.
-      const logs = [...live.instances, wrong].map((i) => i.allLogs()).join('\n');
-      const leaked = [servicePassword, `${servicePassword}x`, live.token].filter((secret) =>
+      const logs = [...live.instances, wrong, viaNkey].map((i) => i.allLogs()).join('\n');
+      const seed = new TextDecoder().decode(nkeyUser.getSeed());
+      const leaked = [servicePassword, `${servicePassword}x`, live.token, seed].filter((secret) =>
         logs.includes(secret),
       );
       b.check(leaked.length === 0, `${leaked.length} secrets appear in the service logs`);
