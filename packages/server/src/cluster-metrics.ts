@@ -17,8 +17,9 @@ export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 const CLUSTER_AGGREGATORS: Readonly<Record<string, string>> = Object.freeze({
   // 1 only if every process is connected, as an instance's /readyz would need.
   flagsmith_sse_nats_connected: 'min',
-  // A per-process limit: the instance's is that of any one of them.
-  process_max_fds: 'max',
+  // Each process has its own limit, and open descriptors are summed: the
+  // instance's capacity is the sum too, so open/max stays a true ratio.
+  process_max_fds: 'sum',
 });
 
 /** The registry's metrics as a {@link MetricsSnapshot}. */

@@ -43,6 +43,12 @@ describe('aggregateMetrics', () => {
     expect(value(oneDown, 'flagsmith_sse_nats_connected')).toBe(0);
   });
 
+  it('sums file descriptor limits with open descriptors, so their ratio holds for the instance', async () => {
+    const single = await aggregateMetrics([await worker(1, 0, true)]);
+    const pair = await aggregateMetrics([await worker(1, 0, true), await worker(1, 0, true)]);
+    expect(value(pair, 'process_max_fds')).toBe(2 * value(single, 'process_max_fds'));
+  });
+
   it('keeps a single snapshot as it is', async () => {
     const snapshot = await worker(2, 4, true);
     expect(value(await aggregateMetrics([snapshot]), 'flagsmith_sse_subscribers')).toBe(2);
