@@ -32,7 +32,7 @@ export const slowClients: Scenario = {
     // A stalled socket takes ~100 KB (over a thousand events) before the service sees it
     // blocked, so the stalled 10 % sit on one busy environment.
     const [busy] = environments('slow-busy', 1) as [string];
-    const rate = sized(context, 50, 100);
+    const rate = 50;
     const busyRate = 300;
     const phaseMs = sized(context, 20_000, 45_000);
     const maxExtraMs = sized(context, 40_000, 60_000);
