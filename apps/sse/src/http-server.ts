@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2Session, type Settings } from 'node:http2';
 import net, { type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ServerTlsConfig } from './config.js';
 
 /** The request handler Fastify passes to a `serverFactory`. */
@@ -105,12 +106,29 @@ function cleartextServer(handler: RequestHandler, limits: http.ServerOptions) {
   });
   // Fastify listens for client errors on the server it was given.
   h1.on('clientError', (error, socket) => server.emit('clientError', error, socket));
+  h1.on('connect', refuseConnect);
   server.on('close', () => h1.close());
   return Object.assign(server, {
     closeHttp2Sessions,
     /** Closes HTTP/1.1 connections idle between requests (Fastify's `forceCloseConnections: 'idle'`). */
     closeIdleConnections: () => h1.closeIdleConnections(),
   });
+}
+
+/**
+ * `CONNECT` asks for a proxy tunnel, which this service is not. Node closes such a request's
+ * connection without a word when nobody listens for it; answer `400` in the JSON error shape
+ * instead, like any other request the service does not serve (found by the chaos fuzz).
+ */
+export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
+  const body = JSON.stringify({
+    error: { code: 'bad_request', message: 'CONNECT is not supported: this is not a proxy.' },
+  });
+  socket.end(
+    'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nAccess-Control-Allow-Origin: *\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
 }
 
 /**
