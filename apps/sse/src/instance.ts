@@ -2,6 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { AppConfig } from './config.js';
 
+/** Pending connections the kernel may queue before accepting (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 /** Where a started instance listens, as announced in the `listening` line. */
 export interface ListeningAddress {
   /** `http://` or `https://` (with `TLS_CERT`) URL clients can use; `0.0.0.0` shown as 127.0.0.1. */
@@ -52,7 +55,9 @@ export async function runInstance(
   process.once('SIGINT', stop);
 
   try {
-    await app.listen({ port: config.port, host: config.host });
+    // Node's default backlog (511) overflows in a reconnect storm: clients then
+    // wait on SYN retry timers. The kernel caps it at net.core.somaxconn.
+    await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (error) {
     app.log.fatal({ err: error }, 'could not start');
     await app.close().catch(() => {});
