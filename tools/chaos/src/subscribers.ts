@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { streamPath } from '@flagsmith-rt/protocol';
+import { waitFor } from './wait.js';
 
 /** Where a subscriber connects: one SSE instance or a balancer. */
 export interface Target {
@@ -119,6 +120,15 @@ export class SubscriberPool {
     let n = 0;
     for (const s of this.subscribers) if (s.connected) n++;
     return n;
+  }
+
+  /** Resolves (with the time it took) once every subscriber reads a `200` stream. */
+  waitAllConnected(timeoutMs = 60_000): Promise<number> {
+    return waitFor(
+      'subscribers to connect',
+      () => this.connectedCount === this.subscribers.length,
+      { timeoutMs, describe: () => `${this.connectedCount}/${this.subscribers.length}` },
+    );
   }
 
   /** Stops reading on these subscribers' sockets (the server sees a stalled client). */

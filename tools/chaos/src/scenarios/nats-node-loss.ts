@@ -6,7 +6,7 @@ import { ResultBuilder } from '../result.js';
 import { environments, type Scenario, sized } from '../scenario.js';
 import { Stack } from '../stack.js';
 import { SubscriberPool } from '../subscribers.js';
-import { delay, waitFor } from '../wait.js';
+import { delay } from '../wait.js';
 import { finishPublishing, statusesOk } from './common.js';
 
 /**
@@ -36,14 +36,7 @@ export const natsNodeLoss: Scenario = {
     const memory = new MemoryWatch(() => stack.instances).start();
     try {
       pool.add(envs, Math.ceil(subscriberCount / envs.length));
-      await waitFor(
-        'subscribers to connect',
-        () => pool.connectedCount === pool.subscribers.length,
-        {
-          timeoutMs: 60_000,
-          describe: () => `${pool.connectedCount}/${pool.subscribers.length}`,
-        },
-      );
+      await pool.waitAllConnected();
       const steady = new SteadyPublishing(publisher, () => stack.liveUrls, envs, rate);
       steady.start();
       await delay(sized(context, 3_000, 10_000));

@@ -40,14 +40,7 @@ export const natsOutage: Scenario = {
     const memory = new MemoryWatch(() => stack.instances).start();
     try {
       pool.add(envs, Math.ceil(subscriberCount / envs.length));
-      await waitFor(
-        'subscribers to connect',
-        () => pool.connectedCount === pool.subscribers.length,
-        {
-          timeoutMs: 60_000,
-          describe: () => `${pool.connectedCount}/${pool.subscribers.length}`,
-        },
-      );
+      await pool.waitAllConnected();
       const steady = new SteadyPublishing(publisher, () => stack.liveUrls, envs, rate);
       steady.start();
       await delay(sized(context, 2_000, 10_000));

@@ -84,13 +84,7 @@ export const natsSecurity: Scenario = {
       });
       const subscribers = pool;
       subscribers.add(envs, Math.ceil(subscriberCount / envs.length));
-      await waitFor(
-        'subscribers to connect',
-        () => subscribers.connectedCount === subscribers.subscribers.length,
-        {
-          timeoutMs: 30_000,
-        },
-      );
+      await subscribers.waitAllConnected(30_000);
       const steady = new SteadyPublishing(publisher, () => live.liveUrls, envs, rate);
       steady.start();
       await delay(sized(context, 3_000, 10_000));

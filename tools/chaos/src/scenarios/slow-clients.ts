@@ -78,11 +78,7 @@ export const slowClients: Scenario = {
         Array.from({ length: stalledCount }, () => busy),
       );
       const pools = [controlPool, healthyPool];
-      await waitFor(
-        'subscribers to connect',
-        () => pools.every((p) => p.connectedCount === p.subscribers.length),
-        { timeoutMs: 30_000 },
-      );
+      await Promise.all(pools.map((p) => p.waitAllConnected(30_000)));
       const stalledAt = Date.now();
       let allDroppedAt = 0;
       const watch = setInterval(() => {
