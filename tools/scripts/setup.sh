@@ -18,6 +18,7 @@ if $with_test; then
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v python3 >/dev/null 2>&1 || missing+=(python3)
+  command -v ss >/dev/null 2>&1 || missing+=(iproute2)
   if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]} with apt-get" >&2
     as_root apt-get update -qq

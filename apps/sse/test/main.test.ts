@@ -1,16 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { type Running, runMain } from './helpers/process.js';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
 const MAIN = inject('mainPath');
-
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
 
 const running: Running[] = [];
 afterEach(async () => {
@@ -21,22 +16,7 @@ afterEach(async () => {
 });
 
 function run(env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  );
-  const r = { child, stdout: () => out, stderr: () => err, exited };
+  const r = runMain(MAIN, env);
   running.push(r);
   return r;
 }
@@ -86,6 +66,16 @@ describe('the service process', () => {
     expect(r.stdout()).not.toContain(token!);
     expect(r.stdout()).not.toContain('not-the-token-but-logged');
     for (const line of r.stdout().trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it('listens with a backlog of 4096, capped by net.core.somaxconn (Node defaults to 511)', async () => {
+    const r = run({ PORT: '0', SSE_AUTHENTICATION_TOKEN: 'backlog-token' });
+    const { port } = await listening(r);
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    // For a listening socket, ss shows the accept backlog in the Send-Q column.
+    const row = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+    const sendQ = Number(row.trim().split(/\s+/)[2]);
+    expect(sendQ).toBe(Math.min(4096, somaxconn));
   });
 
   it('exits 1 listing every configuration error', async () => {
