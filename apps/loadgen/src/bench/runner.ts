@@ -213,20 +213,7 @@ export async function runMatrix(
             [
               'fanout',
               ...OURS.args(servers.map((s) => s.url)),
-              '--subscribers',
-              String(spec.hundredK),
-              '--workers',
-              String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
-              '--updates',
-              String(spec.updates),
-              '--interval',
-              `${spec.intervalMs}ms`,
-              '--ramp',
-              String(spec.hundredKRamp),
-              '--connect-timeout',
-              '60s',
-              '--settle-timeout',
-              '20s',
+              ...hundredKArgs(spec),
               ...servers.flatMap((s) => ['--pid', String(s.pid)]),
               '--label',
               `ours, ${spec.hundredK} subscribers on ${spec.hundredKProcesses} apps/sse processes`,
@@ -249,20 +236,7 @@ export async function runMatrix(
             [
               'fanout',
               ...NCHAN.args([server.url]),
-              '--subscribers',
-              String(spec.hundredK),
-              '--workers',
-              String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
-              '--updates',
-              String(spec.updates),
-              '--interval',
-              `${spec.intervalMs}ms`,
-              '--ramp',
-              String(spec.hundredKRamp),
-              '--connect-timeout',
-              '60s',
-              '--settle-timeout',
-              '20s',
+              ...hundredKArgs(spec),
               '--pid',
               String(server.pid),
               '--label',
@@ -280,4 +254,24 @@ export async function runMatrix(
   results.finishedAt = new Date().toISOString();
   results.loadAfter = loadNow();
   return results;
+}
+
+/** The fan-out options the 100k runs share, so ours and nchan's are measured alike. */
+function hundredKArgs(spec: MatrixSpec): string[] {
+  return [
+    '--subscribers',
+    String(spec.hundredK),
+    '--workers',
+    String(Math.max(spec.hundredKProcesses, Math.ceil(spec.hundredK / 19_000))),
+    '--updates',
+    String(spec.updates),
+    '--interval',
+    `${spec.intervalMs}ms`,
+    '--ramp',
+    String(spec.hundredKRamp),
+    '--connect-timeout',
+    '60s',
+    '--settle-timeout',
+    '20s',
+  ];
 }
