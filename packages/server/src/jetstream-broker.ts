@@ -13,7 +13,6 @@ import {
   DeliverPolicy,
   JetStreamApiCodes,
   JetStreamApiError,
-  type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   jetstream,
@@ -31,6 +30,7 @@ import {
 } from './broker.js';
 import { BrokerEvents } from './broker-events.js';
 import { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
+import { AckedPublisher, PublishRejectedError } from './jetstream-publisher.js';
 import { LatestStore } from './latest-store.js';
 import { type BrokerLogger, silentLogger } from './logger.js';
 import {
@@ -97,7 +97,7 @@ export class JetStreamBroker implements Broker {
   readonly #now: () => number;
   readonly #queues = new Map<string, Waiter[]>();
   #nc: NatsConnection | undefined;
-  #js: JetStreamClient | undefined;
+  #publisher: AckedPublisher | undefined;
   #jsm: JetStreamManager | undefined;
   #messages: ConsumerMessages | undefined;
   #startPromise: Promise<void> | undefined;
@@ -192,7 +192,7 @@ export class JetStreamBroker implements Broker {
     this.#nc = nc;
     this.#watchConnection(nc);
     try {
-      this.#js = jetstream(nc, { timeout: this.#options.publishTimeoutMs ?? 1_500 });
+      this.#publisher = new AckedPublisher(nc, this.#options.publishTimeoutMs ?? 1_500);
       await this.#setUp(nc, deadline);
     } catch (error) {
       await nc.close().catch(() => {});
@@ -583,12 +583,11 @@ export class JetStreamBroker implements Broker {
         if (!readBack) expected = known.sequence;
       }
       try {
-        const ack = await this.#guard(
-          this.#js!.publish(subject, payload, {
-            msgID,
-            expect: { lastSubjectSequence: expected },
-          }),
-        );
+        // The publisher fails this at once if the connection is lost (#failInflight).
+        const ack = await this.#publisher!.publish(subject, payload, {
+          msgID,
+          lastSubjectSequence: expected,
+        });
         // The same environment and timestamp was written within the duplicate window.
         if (ack.duplicate) return 'duplicate';
         this.#accept(environment, updatedAt, this.#now(), ack.seq);
@@ -637,6 +636,7 @@ export class JetStreamBroker implements Broker {
   }
 
   #failInflight(error: BrokerUnavailableError): void {
+    this.#publisher?.failAll(error);
     for (const reject of this.#inflight) reject(error);
     this.#inflight.clear();
   }
@@ -680,6 +680,7 @@ export class JetStreamBroker implements Broker {
 
   async #close(): Promise<void> {
     this.#events.setState('closed');
+    this.#publisher?.close(new BrokerUnavailableError('The JetStream broker is closed.'));
     this.#failInflight(new BrokerUnavailableError('The JetStream broker is closed.'));
     if (this.#refollowTimer !== undefined) clearTimeout(this.#refollowTimer);
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
@@ -705,11 +706,7 @@ export class JetStreamBroker implements Broker {
 }
 
 function isWrongLastSequence(error: unknown): boolean {
-  return (
-    error instanceof JetStreamApiError &&
-    (error.code === JetStreamApiCodes.StreamWrongLastSequence ||
-      error.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
-  );
+  return error instanceof PublishRejectedError && error.isWrongLastSequence;
 }
 
 function messageOf(error: unknown): string {

@@ -1,0 +1,151 @@
+import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AckedPublisher,
+  AckTimeoutError,
+  NoStreamError,
+  PublishRejectedError,
+} from '../src/jetstream-publisher.js';
+
+const STREAM = 'publisher-test';
+const payload = new TextEncoder().encode('1700000000.5');
+
+describe('AckedPublisher (real nats-server)', () => {
+  let nats: NatsServer;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: STREAM,
+      subjects: ['pt.stored.>'],
+      storage: StorageType.File,
+      max_msgs_per_subject: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('resolves with the stream sequence, and flags a repeated message id as a duplicate', async () => {
+    const publisher = new AckedPublisher(nc, 2_000);
+    const first = await publisher.publish('pt.stored.a', payload, {
+      msgID: 'a-1',
+      lastSubjectSequence: 0,
+    });
+    expect(first.seq).toBeGreaterThan(0);
+    expect(first.duplicate).toBe(false);
+    const again = await publisher.publish('pt.stored.a', payload, {
+      msgID: 'a-1',
+      lastSubjectSequence: 0,
+    });
+    expect(again).toEqual({ seq: first.seq, duplicate: true });
+    const next = await publisher.publish('pt.stored.a', payload, {
+      msgID: 'a-2',
+      lastSubjectSequence: first.seq,
+    });
+    expect(next.seq).toBe(first.seq + 1);
+    expect(publisher.inflight).toBe(0);
+    publisher.close(new Error('done'));
+  });
+
+  it('matches each of many concurrent acknowledgements to its own message', async () => {
+    const publisher = new AckedPublisher(nc, 5_000);
+    const acks = await Promise.all(
+      Array.from({ length: 500 }, (_, i) =>
+        publisher.publish(`pt.stored.many.${i}`, payload, {
+          msgID: `many-${i}`,
+          lastSubjectSequence: 0,
+        }),
+      ),
+    );
+    // Published in order on one connection, so stored in order: each ack is its own.
+    const sequences = acks.map((ack) => ack.seq);
+    for (let i = 1; i < sequences.length; i++) {
+      expect(sequences[i]).toBe(sequences[i - 1]! + 1);
+    }
+    publisher.close(new Error('done'));
+  });
+
+  it('rejects a write that expected an older subject sequence as a wrong last sequence', async () => {
+    const publisher = new AckedPublisher(nc, 2_000);
+    const stored = await publisher.publish('pt.stored.occ', payload, {
+      msgID: 'occ-1',
+      lastSubjectSequence: 0,
+    });
+    const conflict = publisher.publish('pt.stored.occ', payload, {
+      msgID: 'occ-2',
+      lastSubjectSequence: stored.seq - 1,
+    });
+    await expect(conflict).rejects.toBeInstanceOf(PublishRejectedError);
+    const error = (await conflict.catch((e: unknown) => e)) as PublishRejectedError;
+    expect(error.isWrongLastSequence).toBe(true);
+    expect(error.apiCode).toBe(10071);
+    expect(error.message).toContain('wrong last sequence');
+    publisher.close(new Error('done'));
+  });
+
+  it('rejects with NoStreamError when no stream takes the subject', async () => {
+    const publisher = new AckedPublisher(nc, 2_000);
+    const outcome = publisher.publish('pt.nowhere.x', payload, {
+      msgID: 'x',
+      lastSubjectSequence: 0,
+    });
+    await expect(outcome).rejects.toBeInstanceOf(NoStreamError);
+    await expect(outcome).rejects.toThrow('pt.nowhere.x');
+    publisher.close(new Error('done'));
+  });
+
+  it('times out a message that nobody acknowledges', async () => {
+    // A plain subscriber that never replies: NATS delivers, no ack comes back.
+    const silent = nc.subscribe('pt.silent.>');
+    const publisher = new AckedPublisher(nc, 100);
+    const started = performance.now();
+    const outcome = publisher.publish('pt.silent.x', payload, {
+      msgID: 's',
+      lastSubjectSequence: 0,
+    });
+    await expect(outcome).rejects.toBeInstanceOf(AckTimeoutError);
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(99);
+    expect(publisher.inflight).toBe(0);
+    silent.unsubscribe();
+    publisher.close(new Error('done'));
+  });
+
+  it('failAll rejects every waiting message with the given error; late acks are dropped', async () => {
+    const silent = nc.subscribe('pt.held.>');
+    const publisher = new AckedPublisher(nc, 10_000);
+    const waiting = [1, 2, 3].map((i) =>
+      publisher.publish(`pt.held.${i}`, payload, { msgID: `h${i}`, lastSubjectSequence: 0 }),
+    );
+    // The messages reached the silent subscriber, so they are in flight.
+    for await (const _ of silent) if (silent.getProcessed() === 3) break;
+    expect(publisher.inflight).toBe(3);
+    const lost = new Error('connection lost');
+    publisher.failAll(lost);
+    for (const outcome of waiting) await expect(outcome).rejects.toBe(lost);
+    expect(publisher.inflight).toBe(0);
+    publisher.close(new Error('done'));
+  });
+
+  it('close() fails what is waiting', async () => {
+    const silent = nc.subscribe('pt.closing.>');
+    const publisher = new AckedPublisher(nc, 10_000);
+    const outcome = publisher.publish('pt.closing.x', payload, {
+      msgID: 'c',
+      lastSubjectSequence: 0,
+    });
+    const closed = new Error('closed');
+    publisher.close(closed);
+    await expect(outcome).rejects.toBe(closed);
+    silent.unsubscribe();
+  });
+});
