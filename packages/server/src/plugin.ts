@@ -64,8 +64,10 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     }
     return sendError(reply, error);
   });
-  fastify.addHook('onRequest', async (_request, reply) => {
+  // Callback-style hooks: an async hook costs a promise on every request.
+  fastify.addHook('onRequest', (_request, reply, done) => {
     reply.headers(CORS_RESPONSE_HEADERS);
+    done();
   });
 
   // No HEAD twin: the handler takes over the socket and writes a body.
