@@ -1,14 +1,19 @@
 import { connect, type Socket } from 'node:net';
-import { parseResponseHead } from './http-response.js';
+import { parseResponseHead, type ResponseHead } from './http-response.js';
 import type { Endpoint } from './target.js';
 
 const CHUNKED_END = Buffer.from('0\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+/**
+ * Every connection of a process reads into this buffer (each read is consumed
+ * synchronously, leftovers are copied): no allocation and no stream `data`
+ * machinery per response.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
-/** The outcome of one request. */
+/** The outcome of one request (the body is not kept: no caller reads it). */
 export interface HttpOutcome {
   status: number;
-  /** The response body (small responses only; bodies are not kept otherwise). */
-  body: string;
 }
 
 /** A request that got no response. */
@@ -31,7 +36,8 @@ export class RequestFailure extends Error {
  */
 export class KeepAliveConnection {
   private socket: Socket | undefined;
-  private buffer: Buffer = Buffer.alloc(0);
+  /** Bytes of an incomplete response, copied out of the shared read buffer. */
+  private buffer: Buffer = EMPTY;
   private pending:
     | { resolve: (o: HttpOutcome) => void; reject: (e: RequestFailure) => void }
     | undefined;
@@ -62,12 +68,18 @@ export class KeepAliveConnection {
       host: this.endpoint.host,
       port: this.endpoint.port,
       ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (bytes: number, buf: Uint8Array) => {
+          this.onData((buf as Buffer).subarray(0, bytes));
+          return true;
+        },
+      },
     });
     socket.setNoDelay(true);
     this.socket = socket;
-    this.buffer = Buffer.alloc(0);
+    this.buffer = EMPTY;
     this.cause = undefined;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       this.cause = error.code ?? error.message;
     });
@@ -80,32 +92,38 @@ export class KeepAliveConnection {
     return socket;
   }
 
+  /** `chunk` is a view of the shared read buffer: whatever is kept past this call is copied. */
   private onData(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    const head = parseResponseHead(this.buffer);
-    if (head === undefined) return;
+    // A whole response in one read (the usual case) is parsed in place, with no copy.
+    const buf = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const head = parseResponseHead(buf);
     if (head === null) {
       this.cause = 'bad_response';
       this.socket?.destroy();
       return;
     }
-    let end: number;
-    if (head.chunked) {
-      const at = this.buffer.indexOf(CHUNKED_END, head.length);
-      if (at === -1) return;
-      end = at + CHUNKED_END.length;
-    } else {
-      end = head.length + (head.contentLength ?? 0);
-      if (this.buffer.length < end) return;
+    const end = head === undefined ? -1 : responseEnd(buf, head);
+    if (head === undefined || end === -1) {
+      this.buffer = buf === chunk ? Buffer.from(chunk) : buf;
+      return;
     }
-    const body = this.buffer.length <= 4096 ? this.buffer.toString('utf8', head.length, end) : '';
-    this.buffer = this.buffer.subarray(end);
+    this.buffer = end === buf.length ? EMPTY : Buffer.from(buf.subarray(end));
     const pending = this.pending;
     this.pending = undefined;
     // The server will close: the next request goes on a new connection.
     if (head.close) this.close();
-    pending?.resolve({ status: head.status, body });
+    pending?.resolve({ status: head.status });
   }
+}
+
+/** Where the response starting at 0 ends in `buf`, or -1 while it is incomplete. */
+function responseEnd(buf: Buffer, head: ResponseHead): number {
+  if (head.chunked) {
+    const at = buf.indexOf(CHUNKED_END, head.length);
+    return at === -1 ? -1 : at + CHUNKED_END.length;
+  }
+  const end = head.length + (head.contentLength ?? 0);
+  return buf.length >= end ? end : -1;
 }
 
 /** Builds the bytes of a request with a body. */
