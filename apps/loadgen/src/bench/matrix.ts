@@ -32,6 +32,8 @@ export interface BenchResults {
     nchan: Run<PublishResult> | undefined;
     /** `apps/sse` with `SSE_WORKERS` at its default (the CPU count). */
     oursWorkers: Run<PublishResult> | undefined;
+    /** A bare node:http handler (no NATS, no validation): the floor of this machine. */
+    bare: Run<PublishResult> | undefined;
   };
   /** Connection storm (target 5). */
   connect: { ours: Run<ConnectResult> | undefined; nchan: Run<ConnectResult> | undefined };

@@ -194,6 +194,46 @@ export async function startSse(options: {
 }
 
 /**
+ * The bare server's script: reads each request body to the end and answers
+ * `200` with a small JSON body, nothing else (no routing, no validation, no
+ * NATS). Keep-alive is node:http's default; the timeout is raised so idle
+ * load generator connections are not closed between runs.
+ */
+export const BARE_HTTP_SCRIPT = `import { createServer } from 'node:http';
+const body = Buffer.from('{"ok":true}');
+const server = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 60000;
+server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('bare-http listening'));
+`;
+
+/**
+ * Starts a bare node:http handler ({@link BARE_HTTP_SCRIPT}) on 127.0.0.1:
+ * the floor of what any Node HTTP server can answer on this machine with the
+ * load generator on the same cores.
+ */
+export async function startBareHttp(): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_HTTP_SCRIPT], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  await waitForOutput(child, 'bare node:http', /bare-http listening/, 10_000);
+  return {
+    name: 'bare node:http',
+    pid: child.pid!,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stop: stopper(child, undefined),
+  };
+}
+
+/**
  * nginx + nchan configuration: subscribers at /sub/{env}, publishers at /pub/{env}.
  * One worker runs as a single process (`master_process off`); several share the
  * port through `reuseport`, which spreads connections evenly, as each worker

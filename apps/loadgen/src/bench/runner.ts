@@ -9,7 +9,7 @@ import type { AnyResult } from '../report/markdown.js';
 import { runCommand, writeOutputs } from '../run.js';
 import { loadNow } from './machine.js';
 import type { BenchResults, MatrixSpec, Run } from './matrix.js';
-import { type RunningServer, startNats, startNchan, startSse } from './processes.js';
+import { type RunningServer, startBareHttp, startNats, startNchan, startSse } from './processes.js';
 import { NCHAN, OURS, type ServerKind } from './scenarios.js';
 
 /** Paths the benchmark needs. */
@@ -71,7 +71,7 @@ export async function runMatrix(
     loadAfter: '',
     fanout: { ours: [], nchan: [] },
     hundredK: { ours: undefined, nchan: undefined, sseProcesses: spec.hundredKProcesses },
-    publish: { ours: undefined, nchan: undefined, oursWorkers: undefined },
+    publish: { ours: undefined, nchan: undefined, oursWorkers: undefined, bare: undefined },
     connect: { ours: undefined, nchan: undefined },
     errors: [],
   };
@@ -164,19 +164,49 @@ export async function runMatrix(
     }
 
     // Target 3: publish throughput (ours: JetStream file storage, acked), one process each,
-    // then ours with SSE_WORKERS at its default (the CPU count).
-    const publishers: Array<
-      [ServerKind, 'ours' | 'nchan' | 'oursWorkers', () => Promise<RunningServer>]
-    > = [
-      [OURS, 'ours', () => start(OURS)],
-      [NCHAN, 'nchan', () => start(NCHAN)],
-      [OURS, 'oursWorkers', () => startSse({ main: paths.sseMain, token, natsUrl: nats.url })],
+    // then ours with SSE_WORKERS at its default (the CPU count). The bare node:http handler
+    // (ours-style URLs, nothing behind them) measures the floor of this machine in the same run.
+    const publishers: Array<{
+      slot: keyof BenchResults['publish'];
+      kind: ServerKind;
+      label: string;
+      launch: () => Promise<RunningServer>;
+      /** Server processes whose CPU is measured. */
+      pids: (s: RunningServer) => number[];
+    }> = [
+      {
+        slot: 'ours',
+        kind: OURS,
+        label: 'ours',
+        launch: () => start(OURS),
+        pids: (s) => [s.pid, nats.pid],
+      },
+      {
+        slot: 'bare',
+        kind: OURS,
+        label: 'bare node:http handler',
+        launch: startBareHttp,
+        pids: (s) => [s.pid],
+      },
+      {
+        slot: 'nchan',
+        kind: NCHAN,
+        label: 'nchan',
+        launch: () => start(NCHAN),
+        pids: (s) => [s.pid],
+      },
+      {
+        slot: 'oursWorkers',
+        kind: OURS,
+        label: 'ours, SSE_WORKERS default',
+        launch: () => startSse({ main: paths.sseMain, token, natsUrl: nats.url }),
+        pids: (s) => [s.pid, nats.pid],
+      },
     ];
-    for (const [kind, slot, launch] of only.has('publish') ? publishers : []) {
+    for (const { slot, kind, label, launch, pids } of only.has('publish') ? publishers : []) {
       results.publish[slot] = await attempt(`publish ${slot}`, async () => {
         const s = await launch();
         try {
-          const pids = kind === OURS ? [s.pid, nats.pid] : [s.pid];
           return await loadgen<PublishResult>(
             paths,
             `publish-${slot}`,
@@ -189,9 +219,9 @@ export async function runMatrix(
               `${spec.publishDurationMs}ms`,
               '--envs',
               String(spec.publishEnvs),
-              ...pids.flatMap((p) => ['--pid', String(p)]),
+              ...pids(s).flatMap((p) => ['--pid', String(p)]),
               '--label',
-              `${slot === 'oursWorkers' ? 'ours, SSE_WORKERS default' : kind.name}, concurrency ${spec.publishConcurrency}`,
+              `${label}, concurrency ${spec.publishConcurrency}`,
             ],
             log,
           );

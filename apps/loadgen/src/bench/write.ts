@@ -125,6 +125,7 @@ function summaryTable(results: BenchResults, spec: MatrixSpec): string {
   const po = results.publish.ours?.result;
   const pw = results.publish.oursWorkers?.result;
   const pn = results.publish.nchan?.result;
+  const pb = results.publish.bare?.result;
   const best = [po, pw]
     .filter((r): r is PublishResult => r !== undefined)
     .sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0];
@@ -172,7 +173,7 @@ function summaryTable(results: BenchResults, spec: MatrixSpec): string {
         '3',
         'queue-change ≥ 20,000/s, p99 ≤ 50 ms, no errors (acked by JetStream, file storage)',
         best
-          ? `${publishFigure(best)} (${best === pw ? 'SSE_WORKERS default' : '1 process'})`
+          ? `${publishFigure(best)} (${best === pw ? 'SSE_WORKERS default' : '1 process'})${pb ? ` (bare node:http in the same run: ${int(pb.requestsPerSecond)}/s)` : ''}`
           : '–',
         publishFigure(pn),
         ratio(best?.requestsPerSecond, pn?.requestsPerSecond),
@@ -212,6 +213,56 @@ function summaryTable(results: BenchResults, spec: MatrixSpec): string {
       ],
     ],
   );
+}
+
+/** Server and load generator CPU per request of a publish run, µs (cores × 10⁶ ÷ requests/s). */
+export function cpuPerRequest(r: PublishResult): { server: number; client: number } {
+  const us = (cores: number | undefined) =>
+    cores === undefined || r.requestsPerSecond <= 0
+      ? Number.NaN
+      : (cores * 1e6) / r.requestsPerSecond;
+  return { server: us(r.serverCores), client: us(r.clientCores) };
+}
+
+/**
+ * "Floor on this machine": what the bare node:http handler cost per request in
+ * this run, the requests/s `cores` could answer at that cost with the load
+ * generator on the same cores, and the same breakdown for ours.
+ */
+function publishFloor(
+  bare: PublishResult | undefined,
+  ours: PublishResult | undefined,
+  cores: number,
+): string {
+  if (!bare) return '';
+  const us = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '–');
+  const b = cpuPerRequest(bare);
+  const ceiling = (cores * 1e6) / (b.server + b.client);
+  const versus = Number.isFinite(ceiling)
+    ? ceiling < 20_000
+      ? ': below the 20,000/s of target 3, so with the load generator on the same cores not even a handler that does nothing reaches the target here'
+      : ', above the 20,000/s of target 3'
+    : '';
+  const need = (c: { server: number; client: number }) =>
+    Number.isFinite(c.server + c.client)
+      ? (((c.server + c.client) * 20_000) / 1e6).toFixed(2)
+      : '–';
+  const lines = [
+    `**Floor on this machine.** In the same run, a bare node:http handler (reads the body, answers 200 with a small JSON body; no NATS, no validation) answered **${int(bare.requestsPerSecond)} requests/s**. ` +
+      `Its server used ${bare.serverCores?.toFixed(2) ?? '–'} cores = ${us(b.server)} µs of CPU per request and the load generator ${bare.clientCores.toFixed(2)} cores = ${us(b.client)} µs per request ` +
+      '(µs per request = cores × 10⁶ ÷ requests/s). ' +
+      `At that cost ${cores} cores answer at most ${cores} cores ÷ (${us(b.server)} + ${us(b.client)} µs) = **${int(ceiling)} requests/s**${versus} (20,000/s at that cost needs ${need(b)} cores).`,
+  ];
+  if (ours) {
+    const o = cpuPerRequest(ours);
+    lines.push(
+      '',
+      `Ours, 1 process, same run: ${int(ours.requestsPerSecond)} requests/s; server ${ours.serverCores?.toFixed(2) ?? '–'} cores = ${us(o.server)} µs per request ` +
+        `(apps/sse and nats-server together: both pids are measured), load generator ${ours.clientCores.toFixed(2)} cores = ${us(o.client)} µs per request; ` +
+        `ceiling ${cores} cores ÷ (${us(o.server)} + ${us(o.client)} µs) = ${int((cores * 1e6) / (o.server + o.client))} requests/s (20,000/s would need ${need(o)} cores).`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** The generated Markdown. */
@@ -361,12 +412,13 @@ export function benchMarkdown(
   const po = results.publish.ours?.result;
   const pw = results.publish.oursWorkers?.result;
   const pn = results.publish.nchan?.result;
+  const pb = results.publish.bare?.result;
   out.push(
     `### 3. \`queue-change\` throughput (concurrency ${spec.publishConcurrency}, ${spec.publishDurationMs / 1000} s, ${spec.publishEnvs} environments, keep-alive)`,
     '',
   );
   const cell = (r: PublishResult | undefined, f: (r: PublishResult) => string) => (r ? f(r) : '–');
-  const columns = [po, pw, pn];
+  const columns = [po, pw, pn, pb];
   const row = (name: string, f: (r: PublishResult) => string, last = '') => [
     name,
     ...columns.map((r) => cell(r, f)),
@@ -379,6 +431,7 @@ export function benchMarkdown(
         'ours, 1 process (JetStream file storage, acked)',
         `ours, SSE_WORKERS default (${cpus().length})`,
         'nchan, 1 worker (in memory, no persistence)',
+        'bare node:http handler (no NATS, no validation)',
         'ratio (ours 1 process ÷ nchan)',
       ],
       [
@@ -403,12 +456,15 @@ export function benchMarkdown(
           link(reportsRel, results.publish.ours),
           link(reportsRel, results.publish.oursWorkers),
           link(reportsRel, results.publish.nchan),
+          link(reportsRel, results.publish.bare),
           '',
         ],
       ],
     ),
     '',
   );
+  const floor = publishFloor(pb, po, machine.cores);
+  if (floor) out.push(floor, '');
 
   // Target 4
   const mo = [...results.fanout.ours].reverse().find((r) => r.result.cost);
@@ -531,6 +587,7 @@ export function benchMarkdown(
     results.publish.ours,
     results.publish.oursWorkers,
     results.publish.nchan,
+    results.publish.bare,
     results.hundredK.ours,
     results.hundredK.nchan,
   ].filter((r): r is Run<never> => r !== undefined);

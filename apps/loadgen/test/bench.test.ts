@@ -1,0 +1,60 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { machineInfo } from '../src/bench/machine.js';
+import { QUICK } from '../src/bench/matrix.js';
+import { findBinary } from '../src/bench/processes.js';
+import { runMatrix } from '../src/bench/runner.js';
+import { benchMarkdown, cpuPerRequest } from '../src/bench/write.js';
+import { int } from '../src/report/format.js';
+import { SSE_MAIN } from './helpers.js';
+
+// The publish part of `pnpm bench --quick`, shortened: real nats-server, apps/sse, nginx+nchan and the
+// bare node:http handler, each driven by the same `loadgen publish` command, then the target-3 Markdown.
+describe('pnpm bench: target 3 (publish)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loadgen-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('measures ours, nchan and the bare node:http floor in one run and writes the floor paragraph', async () => {
+    const natsBinary = findBinary('nats-server', 'NATS_SERVER_BIN');
+    const nginxBinary = findBinary('nginx', 'NGINX_BIN');
+    const spec = { ...QUICK, publishConcurrency: 8, publishDurationMs: 600, publishEnvs: 3 };
+    const log: string[] = [];
+    const results = await runMatrix(
+      spec,
+      { sseMain: SSE_MAIN, reportsDir: dir, natsBinary, nginxBinary },
+      (l) => log.push(l),
+      new Set(['publish']),
+    );
+    expect(results.errors).toEqual([]);
+    const { bare, ours, nchan, oursWorkers } = results.publish;
+    for (const run of [bare, ours, nchan, oursWorkers]) {
+      expect(run?.result.requests).toBeGreaterThan(50);
+      expect(run?.result.failed).toBe(0);
+      expect(run?.result.serverCpuMs).toBeGreaterThan(0);
+    }
+    // The bare server gets ours' URLs (no --publish-url) and only its own pid.
+    expect(bare!.command).toContain('--label');
+    expect(bare!.command).not.toContain('--publish-url');
+    expect(bare!.command.match(/--pid/g)).toHaveLength(1);
+    expect(ours!.command.match(/--pid/g)).toHaveLength(2);
+    expect(Object.keys(bare!.result.statuses)).toEqual(['200']);
+
+    const markdown = benchMarkdown(results, machineInfo(natsBinary, nginxBinary), spec, '.');
+    const cores = machineInfo(natsBinary, nginxBinary).cores;
+    const b = cpuPerRequest(bare!.result);
+    expect(b.server).toBeGreaterThan(0);
+    expect(b.client).toBeGreaterThan(0);
+    expect(markdown).toContain('bare node:http handler (no NATS, no validation)');
+    expect(markdown).toContain(
+      `(bare node:http in the same run: ${int(bare!.result.requestsPerSecond)}/s)`,
+    );
+    expect(markdown).toContain('**Floor on this machine.**');
+    expect(markdown).toContain(
+      `${cores} cores ÷ (${b.server.toFixed(1)} + ${b.client.toFixed(1)} µs) = **${int((cores * 1e6) / (b.server + b.client))} requests/s**`,
+    );
+    expect(markdown).toContain('apps/sse and nats-server together');
+    expect(markdown).toContain(bare!.command);
+  });
+});
