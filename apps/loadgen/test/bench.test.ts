@@ -10,13 +10,14 @@ import { benchMarkdown, cpuPerRequest } from '../src/bench/write.js';
 import { int } from '../src/report/format.js';
 import { SSE_MAIN } from './helpers.js';
 
-// The publish part of `pnpm bench --quick`, shortened: real nats-server, apps/sse, nginx+nchan and the
-// bare node:http handler, each driven by the same `loadgen publish` command, then the target-3 Markdown.
+// The publish part of `pnpm bench --quick`, shortened: real nats-server, apps/sse, nginx+nchan (its config
+// is thus checked by nginx itself), the bare node:http handler and the bare handler with one JetStream
+// publish per request, each driven by the same `loadgen publish` command, then the target-3 Markdown.
 describe('pnpm bench: target 3 (publish)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loadgen-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('measures ours, nchan and the bare node:http floor in one run and writes the floor paragraph', async () => {
+  it('measures ours, nchan and both floors in one run and writes the floor paragraph', async () => {
     const natsBinary = findBinary('nats-server', 'NATS_SERVER_BIN');
     const nginxBinary = findBinary('nginx', 'NGINX_BIN');
     const spec = { ...QUICK, publishConcurrency: 8, publishDurationMs: 600, publishEnvs: 3 };
@@ -28,8 +29,8 @@ describe('pnpm bench: target 3 (publish)', () => {
       new Set(['publish']),
     );
     expect(results.errors).toEqual([]);
-    const { bare, ours, nchan, oursWorkers } = results.publish;
-    for (const run of [bare, ours, nchan, oursWorkers]) {
+    const { bare, bareJetStream, ours, nchan, oursWorkers } = results.publish;
+    for (const run of [bare, bareJetStream, ours, nchan, oursWorkers]) {
       expect(run?.result.requests).toBeGreaterThan(50);
       expect(run?.result.failed).toBe(0);
       expect(run?.result.serverCpuMs).toBeGreaterThan(0);
@@ -40,6 +41,10 @@ describe('pnpm bench: target 3 (publish)', () => {
     expect(bare!.command.match(/--pid/g)).toHaveLength(1);
     expect(ours!.command.match(/--pid/g)).toHaveLength(2);
     expect(Object.keys(bare!.result.statuses)).toEqual(['200']);
+    // The acked floor: every request answered 200 after a JetStream ack; its CPU includes nats-server.
+    expect(Object.keys(bareJetStream!.result.statuses)).toEqual(['200']);
+    expect(bareJetStream!.command.match(/--pid/g)).toHaveLength(2);
+    expect(bareJetStream!.command).not.toContain('--publish-url');
 
     const markdown = benchMarkdown(results, machineInfo(natsBinary, nginxBinary), spec, '.');
     const cores = machineInfo(natsBinary, nginxBinary).cores;
@@ -55,6 +60,30 @@ describe('pnpm bench: target 3 (publish)', () => {
       `${cores} cores ÷ (${b.server.toFixed(1)} + ${b.client.toFixed(1)} µs) = **${int((cores * 1e6) / (b.server + b.client))} requests/s**`,
     );
     expect(markdown).toContain('apps/sse and nats-server together');
+
+    const j = cpuPerRequest(bareJetStream!.result);
+    const jCeiling = (cores * 1e6) / (j.server + j.client);
+    expect(markdown).toContain(
+      'bare node:http + one JetStream publish per request (no validation, no dedupe/OCC headers)',
+    );
+    expect(markdown).toContain(
+      `(cheapest acked handler in the same run: ${int(bareJetStream!.result.requestsPerSecond)}/s)`,
+    );
+    expect(markdown).toContain(
+      `answered **${int(bareJetStream!.result.requestsPerSecond)} requests/s** in the same run`,
+    );
+    expect(markdown).toContain(
+      `${cores} cores ÷ (${j.server.toFixed(1)} + ${j.client.toFixed(1)} µs) = **${int(jCeiling)} requests/s**`,
+    );
+    expect(markdown).toContain(
+      jCeiling < 20_000
+        ? '**below the 20,000/s of target 3**'
+        : '**not below the 20,000/s of target 3**',
+    );
+    expect(markdown).toContain(
+      `Ours reaches **${Math.round((ours!.result.requestsPerSecond / bareJetStream!.result.requestsPerSecond) * 100)} % of the cheapest acked handler**`,
+    );
+    expect(markdown).toContain(bareJetStream!.command);
     expect(markdown).toContain(bare!.command);
   });
 });

@@ -34,6 +34,12 @@ export interface BenchResults {
     oursWorkers: Run<PublishResult> | undefined;
     /** A bare node:http handler (no NATS, no validation): the floor of this machine. */
     bare: Run<PublishResult> | undefined;
+    /**
+     * Bare node:http + one JetStream publish per request, answered on the ack
+     * (file storage; no validation, no dedupe/OCC headers): the cheapest
+     * handler that does what target 3 asks.
+     */
+    bareJetStream: Run<PublishResult> | undefined;
   };
   /** Connection storm (target 5). */
   connect: { ours: Run<ConnectResult> | undefined; nchan: Run<ConnectResult> | undefined };

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LoadgenError } from '../errors.js';
 
 /** A server process the benchmark started. */
@@ -229,6 +230,48 @@ export async function startBareHttp(): Promise<RunningServer> {
     pid: child.pid!,
     url: `http://127.0.0.1:${port}`,
     port,
+    stop: stopper(child, undefined),
+  };
+}
+
+/**
+ * The built floor server (`dist/floor-server.js`, from `src/bench/floor-server.ts`),
+ * whether this code runs bundled in `dist/` or from `src/bench/` (tests).
+ */
+export function floorServerPath(): string {
+  for (const relative of ['./floor-server.js', '../../dist/floor-server.js']) {
+    const path = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new LoadgenError(
+    'server_start_failed',
+    'dist/floor-server.js is missing: build apps/loadgen first (pnpm build)',
+  );
+}
+
+/**
+ * Starts the bare node:http + JetStream handler (`src/bench/floor-server.ts`)
+ * on a free port of 127.0.0.1, writing to the stream `bench-floor` of the
+ * nats-server at `natsUrl`: one file-storage acknowledgement per request and
+ * nothing else, the cheapest handler that does what target 3 asks.
+ */
+export async function startBareJetStream(natsUrl: string): Promise<RunningServer> {
+  const child = spawn(process.execPath, [floorServerPath()], {
+    env: { ...process.env, NATS_URL: natsUrl },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = await waitForOutput(
+    child,
+    'bare node:http + JetStream',
+    /bench-floor listening http:\/\/127\.0\.0\.1:\d+/,
+    15_000,
+  );
+  const url = ready.slice(ready.indexOf('http://'));
+  return {
+    name: 'bare node:http + JetStream',
+    pid: child.pid!,
+    url,
+    port: Number(url.slice(url.lastIndexOf(':') + 1)),
     stop: stopper(child, undefined),
   };
 }

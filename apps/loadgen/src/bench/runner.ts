@@ -9,7 +9,14 @@ import type { AnyResult } from '../report/markdown.js';
 import { runCommand, writeOutputs } from '../run.js';
 import { loadNow } from './machine.js';
 import type { BenchResults, MatrixSpec, Run } from './matrix.js';
-import { type RunningServer, startBareHttp, startNats, startNchan, startSse } from './processes.js';
+import {
+  type RunningServer,
+  startBareHttp,
+  startBareJetStream,
+  startNats,
+  startNchan,
+  startSse,
+} from './processes.js';
 import { NCHAN, OURS, type ServerKind } from './scenarios.js';
 
 /** Paths the benchmark needs. */
@@ -71,7 +78,13 @@ export async function runMatrix(
     loadAfter: '',
     fanout: { ours: [], nchan: [] },
     hundredK: { ours: undefined, nchan: undefined, sseProcesses: spec.hundredKProcesses },
-    publish: { ours: undefined, nchan: undefined, oursWorkers: undefined, bare: undefined },
+    publish: {
+      ours: undefined,
+      nchan: undefined,
+      oursWorkers: undefined,
+      bare: undefined,
+      bareJetStream: undefined,
+    },
     connect: { ours: undefined, nchan: undefined },
     errors: [],
   };
@@ -165,7 +178,9 @@ export async function runMatrix(
 
     // Target 3: publish throughput (ours: JetStream file storage, acked), one process each,
     // then ours with SSE_WORKERS at its default (the CPU count). The bare node:http handler
-    // (ours-style URLs, nothing behind them) measures the floor of this machine in the same run.
+    // (ours-style URLs, nothing behind them) measures the floor of this machine in the same run;
+    // the bare handler with one JetStream publish per request (same nats-server, its own stream)
+    // is the floor of what target 3 asks: an ack from JetStream file storage per request.
     const publishers: Array<{
       slot: keyof BenchResults['publish'];
       kind: ServerKind;
@@ -187,6 +202,13 @@ export async function runMatrix(
         label: 'bare node:http handler',
         launch: startBareHttp,
         pids: (s) => [s.pid],
+      },
+      {
+        slot: 'bareJetStream',
+        kind: OURS,
+        label: 'bare node:http + JetStream publish',
+        launch: () => startBareJetStream(nats.url),
+        pids: (s) => [s.pid, nats.pid],
       },
       {
         slot: 'nchan',
