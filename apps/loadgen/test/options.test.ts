@@ -115,15 +115,15 @@ describe('helpers', () => {
     expect(fit.r2).toBeCloseTo(1);
   });
 
-  it('configures nchan as one process, or several workers sharing the port', () => {
+  it('configures nchan as one process, or several workers sharing the port, backlog 4096 as ours', () => {
     const one = nchanConfig('/tmp/x', 8090);
     expect(one).toContain('master_process off;');
     expect(one).toContain('nchan_subscriber eventsource;');
     expect(one).toContain('nchan_message_buffer_length 1;');
-    expect(one).toContain('listen 127.0.0.1:8090;');
+    expect(one).toContain('listen 127.0.0.1:8090 backlog=4096;');
     const six = nchanConfig('/tmp/x', 8090, 6);
     expect(six).toContain('worker_processes 6;');
-    expect(six).toContain('listen 127.0.0.1:8090 reuseport;');
+    expect(six).toContain('listen 127.0.0.1:8090 backlog=4096 reuseport;');
   });
 
   it('rewrites only the generated section of BENCHMARKS.md', () => {

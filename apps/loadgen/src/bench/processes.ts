@@ -280,7 +280,7 @@ export async function startBareJetStream(natsUrl: string): Promise<RunningServer
  * nginx + nchan configuration: subscribers at /sub/{env}, publishers at /pub/{env}.
  * One worker runs as a single process (`master_process off`); several share the
  * port through `reuseport`, which spreads connections evenly, as each worker
- * holds at most 20,000 sockets.
+ * holds at most 20,000 sockets. The listen backlog is 4096, as `apps/sse`'s.
  */
 export function nchanConfig(
   dir: string,
@@ -305,7 +305,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   server {
-    listen 127.0.0.1:${port}${workers > 1 ? ' reuseport' : ''};
+    listen 127.0.0.1:${port} backlog=4096${workers > 1 ? ' reuseport' : ''};
     location ~ ^/sub/([A-Za-z0-9_-]+)$ {
       nchan_subscriber eventsource;
       nchan_channel_id $1;
