@@ -91,6 +91,13 @@ export class ProcessSampler {
     return s;
   }
 
+  /** CPU time (ms) of each given PID with its descendants, in the order given; 0 for one that is gone. */
+  cpuByPid(): number[] {
+    return this.pids.map((pid) =>
+      withDescendants([pid]).reduce((sum, p) => sum + (readProcess(p)?.cpuMs ?? 0), 0),
+    );
+  }
+
   /** Samples every `intervalMs` until {@link ProcessSampler.stop}. */
   start(intervalMs = 250): void {
     if (this.pids.length === 0) return;

@@ -34,6 +34,8 @@ export interface PublishResult {
   failed: number;
   /** Server CPU time during the run, ms, and its share of one core. */
   serverCpuMs: number | undefined;
+  /** Server CPU time during the run, ms, of each `--pid` (with its descendants), in the order given. */
+  serverCpuMsByPid: number[];
   serverCores: number | undefined;
   /** The load generator's CPU time, ms, and its share of one core. */
   clientCpuMs: number;
@@ -49,6 +51,7 @@ export async function runPublish(
   const workers = forkWorkers(Math.max(1, Math.min(options.workers, options.concurrency)));
   const sampler = new ProcessSampler(options.pids, () => 0);
   const before = sampler.sample();
+  const beforeByPid = sampler.cpuByPid();
   const ticker = setInterval(
     () => progress.update(`publishing… ${((Date.now() - t0) / 1000).toFixed(0)} s`),
     500,
@@ -76,6 +79,7 @@ export async function runPublish(
       }),
     );
     const after = sampler.sample();
+    const afterByPid = sampler.cpuByPid();
     clearInterval(ticker);
     const statuses: Record<string, number> = {};
     const errors: Record<string, number> = {};
@@ -112,6 +116,7 @@ export async function runPublish(
       errors,
       failed: non2xx + errorCount,
       serverCpuMs: cpu,
+      serverCpuMsByPid: afterByPid.map((ms, i) => ms - beforeByPid[i]!),
       serverCores: cpu === undefined ? undefined : cpu / (end - start),
       clientCpuMs: reports.reduce((a, r) => a + r.cpuMs, 0),
       clientCores: reports.reduce((a, r) => a + r.cpuMs, 0) / (end - start),

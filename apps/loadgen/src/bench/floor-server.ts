@@ -1,6 +1,6 @@
 /**
- * The cheapest acknowledged `queue-change` handler Node can have: bare
- * node:http plus one JetStream publish per request, answered when JetStream
+ * A minimal acknowledged `queue-change` handler: bare node:http plus one
+ * JetStream publish per request (acks matched on one reply subscription), answered when JetStream
  * has stored the message (file storage). No routing, no validation, no
  * `Nats-Msg-Id` or expected-sequence headers. `pnpm bench` runs it next to
  * ours so target 3 is compared with what an ack per request costs on the same

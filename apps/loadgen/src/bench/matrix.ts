@@ -36,7 +36,7 @@ export interface BenchResults {
     bare: Run<PublishResult> | undefined;
     /**
      * Bare node:http + one JetStream publish per request, answered on the ack
-     * (file storage; no validation, no dedupe/OCC headers): the cheapest
+     * (file storage; no validation, no dedupe/OCC headers): a minimal
      * handler that does what target 3 asks.
      */
     bareJetStream: Run<PublishResult> | undefined;

@@ -253,7 +253,7 @@ export function floorServerPath(): string {
  * Starts the bare node:http + JetStream handler (`src/bench/floor-server.ts`)
  * on a free port of 127.0.0.1, writing to the stream `bench-floor` of the
  * nats-server at `natsUrl`: one file-storage acknowledgement per request and
- * nothing else, the cheapest handler that does what target 3 asks.
+ * nothing else, a minimal handler that does what target 3 asks.
  */
 export async function startBareJetStream(natsUrl: string): Promise<RunningServer> {
   const child = spawn(process.execPath, [floorServerPath()], {

@@ -89,7 +89,10 @@ function publishMarkdown(r: PublishResult): string {
     `Statuses: ${counts(r.statuses)}; errors: ${counts(r.errors)}; failed: ${int(r.failed)}.` +
       (r.serverCpuMs === undefined
         ? ''
-        : ` Server CPU ${int(r.serverCpuMs)} ms (${(r.serverCores ?? 0).toFixed(2)} cores).`),
+        : ` Server CPU ${int(r.serverCpuMs)} ms (${(r.serverCores ?? 0).toFixed(2)} cores)` +
+          (r.options.pids.length > 1
+            ? `: ${r.options.pids.map((pid, i) => `PID ${pid} ${int(r.serverCpuMsByPid[i])} ms`).join(', ')}.`
+            : '.')),
   ].join('\n');
 }
 
