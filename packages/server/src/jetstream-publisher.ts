@@ -85,9 +85,9 @@ interface AckBody {
  * wildcard reply subscription, one map entry per message in flight and one
  * sweep timer for timeouts. `JetStreamClient.publish` goes through
  * `NatsConnection.request`, which arms a timer and builds an error object
- * with a stack trace for every message, even a successful one; at thousands
- * of publishes per second that was a third of the service's CPU per
- * `queue-change` (BENCHMARKS.md).
+ * with a stack trace for every message, even a successful one; replacing it
+ * took more than a quarter off the service's CPU per `queue-change`
+ * (BENCHMARKS.md, "queue-change (profiled, fixed in part)").
  *
  * Requests that are still waiting when the connection is lost are failed by
  * {@link failAll}; an acknowledgement that arrives after that is ignored.
