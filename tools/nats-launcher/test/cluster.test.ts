@@ -34,11 +34,14 @@ describe('startNatsCluster', () => {
       expect(newLeader.running).toBe(true);
 
       // The surviving majority keeps the stream: the acknowledged message is still there.
+      // The stream's new leader can be elected before the meta leader (if the killed
+      // node led both): account-level API calls wait for the latter, so wait for it and
+      // skip the API check, which is one of them.
+      await cluster.waitForLeader();
       const survivor = await connect({ servers: newLeader.url });
       try {
-        const stored = await (await jetstreamManager(survivor)).streams.getMessage('replicated', {
-          seq: 1,
-        });
+        const survivorJsm = await jetstreamManager(survivor, { checkAPI: false });
+        const stored = await survivorJsm.streams.getMessage('replicated', { seq: 1 });
         expect(stored?.string()).toBe('one');
       } finally {
         await survivor.close();
