@@ -44,9 +44,9 @@ import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
 /** Conflicting writes to one environment are retried this many times before a 503. */
 const MAX_PUBLISH_ATTEMPTS = 5;
 /** Wait between attempts to create a replacement consumer. */
-const REFOLLOW_DELAY_MS = 500;
+const REFOLLOW_DELAY_MS = 250;
 /** Timeout of each request that creates the consumer. */
-const CONSUMER_CREATE_TIMEOUT_MS = 2_000;
+const CONSUMER_CREATE_TIMEOUT_MS = 1_000;
 /** Shortest timeout of one connection attempt at start. */
 const CONNECT_ATTEMPT_MIN_MS = 500;
 /** Timeout of stream and consumer management requests. */
@@ -54,7 +54,7 @@ const ADMIN_TIMEOUT_MS = 5_000;
 /** Wait between attempts to set up the stream and consumer at start. */
 const SETUP_RETRY_MS = 500;
 /** Idle heartbeat the server sends on the consumer's pull. */
-const CONSUMER_HEARTBEAT_MS = 2_000;
+const CONSUMER_HEARTBEAT_MS = 1_000;
 /** A consumer silent for this long while connected is replaced. */
 const CONSUMER_STALL_MS = 3 * CONSUMER_HEARTBEAT_MS;
 /** Lifetime of one pull request. */
@@ -433,6 +433,13 @@ export class JetStreamBroker implements Broker {
         } else if (note.type === 'heartbeats_missed') {
           this.#logger.warn({ count: note.count }, 'Consumer heartbeats missed');
           this.#report('pull', new Error(`${note.count} consumer heartbeats missed`));
+          // Our connection is fine (or the state would not be ready), so the consumer
+          // died with another NATS node, e.g. one stopped gracefully: nothing else
+          // tells us. Replace it now rather than at the watchdog's threshold.
+          if (this.state === 'ready' && note.count >= 2) {
+            this.#refollow(`${note.count} consumer heartbeats missed`);
+            break;
+          }
         }
       }
     })().catch(() => {});
@@ -482,7 +489,7 @@ export class JetStreamBroker implements Broker {
         this.#report('pull', new Error(`no consumer activity for ${silentFor} ms`));
         this.#refollow(`no consumer activity for ${silentFor} ms`);
       }
-    }, CONSUMER_HEARTBEAT_MS);
+    }, CONSUMER_HEARTBEAT_MS / 2);
     this.#watchdog.unref();
   }
 

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type NatsCluster, startNatsCluster } from '@flagsmith-rt/nats-launcher';
+import { type NatsCluster, type NatsServer, startNatsCluster } from '@flagsmith-rt/nats-launcher';
 import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../src/broker.js';
+import type { JetStreamBroker } from '../src/jetstream-broker.js';
+import type { BrokerLogger } from '../src/logger.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, timestampsOf } from './helpers/recorder.js';
 import { waitFor } from './helpers/wait-for.js';
@@ -43,4 +47,80 @@ describe('JetStreamBroker on a 3-node cluster', () => {
     const late = await startJetStreamBroker(cluster.urls, brokers, options);
     expect(late.latest(env)).toBe(2000.5);
   }, 60_000);
+
+  it('replaces a consumer lost with another NATS node within seconds, though its own connection is fine', async () => {
+    // A node stopped gracefully takes the instance's consumer with it and tells nobody:
+    // the instance's connection (to another node) stays up. Until this was fixed the
+    // consumer was only replaced after 6-8 s of silence, so deliveries came 7-9 s late.
+    await using own = await startNatsCluster({ size: 3 });
+    const options = { storage: 'file' as const, replicas: 3, startTimeoutMs: 20_000 };
+    const local: Broker[] = [];
+    try {
+      const refollows: string[] = [];
+      const logger: BrokerLogger = {
+        debug: () => {},
+        info: () => {},
+        error: () => {},
+        warn: (fields, message) => {
+          if (message === 'Following the stream again') {
+            refollows.push(String((fields as { reason?: unknown }).reason));
+          }
+        },
+      };
+      // B talks to one node only; find a start whose consumer lands on another node.
+      let b: JetStreamBroker | undefined;
+      let consumerNode: NatsServer | undefined;
+      for (let attempt = 0; attempt < 9 && consumerNode === undefined; attempt++) {
+        const node = own.nodes[attempt % 3]!;
+        const before = await consumerNodes(own.urls);
+        b = await startJetStreamBroker([node.url], local, { ...options, logger });
+        const created = [...(await consumerNodes(own.urls))].filter(([name]) => !before.has(name));
+        const host = created.length === 1 ? created[0]![1] : undefined;
+        if (host !== undefined && host !== node.serverName) {
+          consumerNode = own.nodes.find((n) => n.serverName === host);
+        } else {
+          await b.close();
+        }
+      }
+      if (b === undefined || consumerNode === undefined) {
+        throw new Error('no start of B placed its consumer on another node in 9 attempts');
+      }
+      const a = await startJetStreamBroker(own.urls, local, options);
+      const seenByB = recordUpdates(b);
+      const env = `env_${randomUUID().replaceAll('-', '')}`;
+      expect(await a.publish(env, 1000.5)).toBe('published');
+      await waitFor(() => b.latest(env) === 1000.5, 'B receives the first update');
+
+      await consumerNode.stop();
+      await waitFor(
+        async () => (await a.publish(env, 2000.5).catch(() => undefined)) === 'published',
+        'a publish succeeds with the node stopped',
+        20_000,
+      );
+      const publishedAt = Date.now();
+      await waitFor(() => b.latest(env) === 2000.5, 'B receives the update', 20_000);
+      const late = Date.now() - publishedAt;
+      expect(timestampsOf(seenByB, env)).toEqual([1000.5, 2000.5]);
+      // Replaced on the consumer's own missed heartbeats (2 × 1 s), not the 3 s watchdog.
+      expect(refollows[0]).toMatch(/consumer heartbeats missed/);
+      expect(late).toBeLessThan(6_000);
+    } finally {
+      await Promise.all(local.map((broker) => broker.close()));
+    }
+  }, 90_000);
 });
+
+/** Consumer name → the server it lives on, for every consumer of the stream. */
+async function consumerNodes(servers: string[]): Promise<Map<string, string>> {
+  const nc = await connect({ servers });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const nodes = new Map<string, string>();
+    for await (const consumer of jsm.consumers.list(STREAM_SETTINGS.name)) {
+      nodes.set(consumer.name, consumer.cluster?.leader ?? '');
+    }
+    return nodes;
+  } finally {
+    await nc.close();
+  }
+}
