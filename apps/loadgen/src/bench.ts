@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,9 @@ import { benchMarkdown, indexHtml, writeBenchmarksMd } from './bench/write.js';
  * and nginx+nchan on this machine, writes every report and the generated
  * section of BENCHMARKS.md. `--quick` runs a small matrix to check the
  * machinery; `--only fanout,connect,publish,100k` runs a part, `--sizes 1000,19000` other fan-out sizes; `--benchmarks FILE`
- * and `--reports DIR` write elsewhere.
+ * and `--reports DIR` write elsewhere. `--render FILE` runs nothing: it writes
+ * BENCHMARKS.md and the index page again from a saved run's `bench.json`
+ * (after a change to how results are written up).
  */
 async function bench(): Promise<void> {
   const { values } = parseArgs({
@@ -23,9 +25,14 @@ async function bench(): Promise<void> {
       reports: { type: 'string' },
       only: { type: 'string' },
       sizes: { type: 'string' },
+      render: { type: 'string' },
     },
   });
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  if (values.render) {
+    renderSaved(resolve(values.render), resolve(values.benchmarks ?? join(root, 'BENCHMARKS.md')));
+    return;
+  }
   // A quick or partial run never overwrites the committed reports and BENCHMARKS.md.
   const partial = values.quick ? 'quick' : values.only || values.sizes ? 'partial' : undefined;
   const reportsDir = resolve(values.reports ?? join(root, 'apps/loadgen/reports', partial ?? ''));
@@ -65,6 +72,24 @@ async function bench(): Promise<void> {
   writeBenchmarksMd(benchmarksPath, markdown);
   process.stdout.write(`${markdown}\n`);
   log(`bench: wrote ${benchmarksPath} and ${reportsDir}/index.html`);
+}
+
+/** Writes BENCHMARKS.md and the index page next to `jsonPath` from a saved run. */
+function renderSaved(jsonPath: string, benchmarksPath: string): void {
+  const saved = JSON.parse(readFileSync(jsonPath, 'utf8')) as {
+    machine: Parameters<typeof benchMarkdown>[1];
+    spec: Parameters<typeof benchMarkdown>[2];
+    results: Parameters<typeof benchMarkdown>[0];
+  };
+  const reportsDir = dirname(jsonPath);
+  const rel = relative(dirname(benchmarksPath), reportsDir) || '.';
+  const markdown = benchMarkdown(saved.results, saved.machine, saved.spec, rel);
+  writeFileSync(
+    join(reportsDir, 'index.html'),
+    indexHtml(saved.results, benchMarkdown(saved.results, saved.machine, saved.spec, '.')),
+  );
+  writeBenchmarksMd(benchmarksPath, markdown);
+  process.stderr.write(`bench: rendered ${benchmarksPath} from ${jsonPath}\n`);
 }
 
 bench().then(
