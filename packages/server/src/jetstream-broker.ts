@@ -195,6 +195,7 @@ export class JetStreamBroker implements Broker {
       this.#publisher = new AckedPublisher(nc, this.#options.publishTimeoutMs ?? 1_500);
       await this.#setUp(nc, deadline);
     } catch (error) {
+      this.#publisher?.close(new BrokerUnavailableError('The JetStream broker did not start.'));
       await nc.close().catch(() => {});
       if (error instanceof StreamConfigMismatchError || error instanceof NatsStartError)
         throw error;
