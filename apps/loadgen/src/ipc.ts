@@ -74,6 +74,19 @@ export interface SubscriberCounts {
   unparsable: number;
 }
 
+/** Counters with nothing counted yet. */
+export function emptyCounts(): SubscriberCounts {
+  return {
+    attempted: 0,
+    connected: 0,
+    failures: {},
+    drops: {},
+    initial: 0,
+    duplicate: 0,
+    unparsable: 0,
+  };
+}
+
 /** Worker → coordinator: progress while ramping (every ~250 ms) and when the ramp is over. */
 export interface ProgressReport {
   type: 'progress';

@@ -1,7 +1,13 @@
 import { connect, type Socket } from 'node:net';
 import { wallClockMs } from './clock.js';
 import { ChunkedDecoder, parseResponseHead } from './http-response.js';
-import type { CollectedReport, SubscribeCommand, SubscriberCounts, ValueReceipts } from './ipc.js';
+import {
+  type CollectedReport,
+  emptyCounts,
+  type SubscribeCommand,
+  type SubscriberCounts,
+  type ValueReceipts,
+} from './ipc.js';
 import { SseLineScanner } from './sse-scanner.js';
 import { type Endpoint, parseEndpoint, sourceFor } from './target.js';
 
@@ -40,15 +46,7 @@ class Subscriber {
  * records the wall-clock time at which each subscriber first sees each value.
  */
 export class SubscriberPool {
-  readonly counts: SubscriberCounts = {
-    attempted: 0,
-    connected: 0,
-    failures: {},
-    drops: {},
-    initial: 0,
-    duplicate: 0,
-    unparsable: 0,
-  };
+  readonly counts: SubscriberCounts = emptyCounts();
   lastConnectedAt: number | undefined;
   /** When the first connection was attempted (wall-clock ms). */
   openedAt: number | undefined;

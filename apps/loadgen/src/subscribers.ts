@@ -1,6 +1,6 @@
 import { wallClockMs } from './clock.js';
 import { LoadgenError } from './errors.js';
-import type { ProgressReport, SubscriberCounts } from './ipc.js';
+import { emptyCounts, type ProgressReport, type SubscriberCounts } from './ipc.js';
 import type { Progress } from './progress.js';
 import { sourceNetwork } from './target.js';
 import { forkWorkers, type WorkerHandle } from './worker-group.js';
@@ -33,15 +33,7 @@ export interface OpenedSubscribers {
 
 /** Adds up the counters of several workers. */
 export function sumCounts(all: readonly SubscriberCounts[]): SubscriberCounts {
-  const total: SubscriberCounts = {
-    attempted: 0,
-    connected: 0,
-    failures: {},
-    drops: {},
-    initial: 0,
-    duplicate: 0,
-    unparsable: 0,
-  };
+  const total: SubscriberCounts = emptyCounts();
   for (const c of all) {
     total.attempted += c.attempted;
     total.connected += c.connected;
