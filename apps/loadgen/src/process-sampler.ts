@@ -53,8 +53,10 @@ function parents(): Map<number, number[]> {
 }
 
 /** The given PIDs and all their descendants (a cluster primary's workers, nginx's workers). */
-export function withDescendants(pids: readonly number[]): number[] {
-  const children = parents();
+export function withDescendants(
+  pids: readonly number[],
+  children: Map<number, number[]> = parents(),
+): number[] {
   const out = [...pids];
   for (let i = 0; i < out.length && out.length < 4096; i++)
     out.push(...(children.get(out[i]!) ?? []));
@@ -93,8 +95,9 @@ export class ProcessSampler {
 
   /** CPU time (ms) of each given PID with its descendants, in the order given; 0 for one that is gone. */
   cpuByPid(): number[] {
+    const children = parents();
     return this.pids.map((pid) =>
-      withDescendants([pid]).reduce((sum, p) => sum + (readProcess(p)?.cpuMs ?? 0), 0),
+      withDescendants([pid], children).reduce((sum, p) => sum + (readProcess(p)?.cpuMs ?? 0), 0),
     );
   }
 
