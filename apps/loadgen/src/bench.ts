@@ -59,36 +59,41 @@ async function bench(): Promise<void> {
     log,
     only,
   );
-  const rel = relative(dirname(benchmarksPath), reportsDir) || '.';
-  const markdown = benchMarkdown(results, machine, spec, rel);
   writeFileSync(
     join(reportsDir, 'bench.json'),
     `${JSON.stringify({ machine, spec, results }, null, 2)}\n`,
   );
-  writeFileSync(
-    join(reportsDir, 'index.html'),
-    indexHtml(results, benchMarkdown(results, machine, spec, '.')),
-  );
-  writeBenchmarksMd(benchmarksPath, markdown);
+  const markdown = writeUp({ machine, spec, results }, reportsDir, benchmarksPath);
   process.stdout.write(`${markdown}\n`);
   log(`bench: wrote ${benchmarksPath} and ${reportsDir}/index.html`);
 }
 
-/** Writes BENCHMARKS.md and the index page next to `jsonPath` from a saved run. */
-function renderSaved(jsonPath: string, benchmarksPath: string): void {
-  const saved = JSON.parse(readFileSync(jsonPath, 'utf8')) as {
-    machine: Parameters<typeof benchMarkdown>[1];
-    spec: Parameters<typeof benchMarkdown>[2];
-    results: Parameters<typeof benchMarkdown>[0];
-  };
-  const reportsDir = dirname(jsonPath);
+/** A run as `bench.json` keeps it. */
+interface SavedRun {
+  machine: Parameters<typeof benchMarkdown>[1];
+  spec: Parameters<typeof benchMarkdown>[2];
+  results: Parameters<typeof benchMarkdown>[0];
+}
+
+/**
+ * Writes a run up: the index page in its reports directory and the generated
+ * section of BENCHMARKS.md. Returns that section's Markdown.
+ */
+function writeUp(run: SavedRun, reportsDir: string, benchmarksPath: string): string {
   const rel = relative(dirname(benchmarksPath), reportsDir) || '.';
-  const markdown = benchMarkdown(saved.results, saved.machine, saved.spec, rel);
+  const markdown = benchMarkdown(run.results, run.machine, run.spec, rel);
   writeFileSync(
     join(reportsDir, 'index.html'),
-    indexHtml(saved.results, benchMarkdown(saved.results, saved.machine, saved.spec, '.')),
+    indexHtml(run.results, benchMarkdown(run.results, run.machine, run.spec, '.')),
   );
   writeBenchmarksMd(benchmarksPath, markdown);
+  return markdown;
+}
+
+/** Writes BENCHMARKS.md and the index page next to `jsonPath` from a saved run. */
+function renderSaved(jsonPath: string, benchmarksPath: string): void {
+  const saved = JSON.parse(readFileSync(jsonPath, 'utf8')) as SavedRun;
+  writeUp(saved, dirname(jsonPath), benchmarksPath);
   process.stderr.write(`bench: rendered ${benchmarksPath} from ${jsonPath}\n`);
 }
 
