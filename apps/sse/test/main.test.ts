@@ -2,24 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { type Running, runMain } from './helpers/process.js';
+import { mainRunner, type Running } from './helpers/process.js';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
 const MAIN = inject('mainPath');
 
-const running: Running[] = [];
-afterEach(async () => {
-  for (const r of running.splice(0)) {
-    if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    await r.exited;
-  }
-});
-
-function run(env: Record<string, string>): Running {
-  const r = runMain(MAIN, env);
-  running.push(r);
-  return r;
-}
+const { run, stopAll } = mainRunner(MAIN);
+afterEach(stopAll);
 
 async function listening(r: Running): Promise<{ url: string; port: number }> {
   const line = await waitFor(

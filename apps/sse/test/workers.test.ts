@@ -3,27 +3,18 @@ import { createServer } from 'node:net';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { RestartBackoff } from '../src/restart-backoff.js';
-import { logLine, type Running, runMain } from './helpers/process.js';
+import { logLine, mainRunner } from './helpers/process.js';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
 const MAIN = inject('mainPath');
 const ENV = 'n9fbf9h3v4fFgH3U3ngWhb';
 
-const running: Running[] = [];
+const { run, stopAll } = mainRunner(MAIN);
 const clients: SseClient[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const r of running.splice(0)) {
-    if (r.child.exitCode === null) r.child.kill('SIGKILL');
-    await r.exited;
-  }
+  await stopAll();
 });
-
-function run(env: Record<string, string>): Running {
-  const r = runMain(MAIN, env);
-  running.push(r);
-  return r;
-}
 
 /** Publishes over a new TCP connection each time, so the primary hands each to the next worker. */
 function publish(port: number, token: string, updatedAt: number): Promise<number> {

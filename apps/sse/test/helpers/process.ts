@@ -36,6 +36,30 @@ export function runMain(main: string, env: Record<string, string>): Running {
   return { child, stdout: () => out, stderr: () => err, logs, exited };
 }
 
+/**
+ * Starts `main` processes for a test file and kills those still running
+ * afterwards: call `stopAll` from `afterEach`.
+ */
+export function mainRunner(main: string): {
+  run: (env: Record<string, string>) => Running;
+  stopAll: () => Promise<void>;
+} {
+  const running: Running[] = [];
+  return {
+    run(env) {
+      const r = runMain(main, env);
+      running.push(r);
+      return r;
+    },
+    async stopAll() {
+      for (const r of running.splice(0)) {
+        if (r.child.exitCode === null) r.child.kill('SIGKILL');
+        await r.exited;
+      }
+    },
+  };
+}
+
 /** Waits for a log line matching `match` and returns it. */
 export function logLine(
   r: Running,
