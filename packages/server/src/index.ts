@@ -4,6 +4,7 @@ export {
   type BrokerState,
   BrokerUnavailableError,
   type BrokerUpdate,
+  brokerUnavailableMessage,
   type PublishOutcome,
   type UpdateListener,
 } from './broker.js';
