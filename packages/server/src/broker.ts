@@ -6,13 +6,13 @@ export interface BrokerUpdate {
   readonly updatedAt: number;
   /**
    * When the broker accepted it, epoch milliseconds: the JetStream message
-   * time for updates read from the stream; for an update this instance
-   * published, the time it sent the publish (the ack carries no timestamp;
-   * the server stamps the message on receipt, one network trip later); the
-   * embedded broker's accept time. `flagsmith_sse_delivery_latency_seconds`
-   * is measured from here.
+   * time, or the embedded broker's accept time.
+   * `flagsmith_sse_delivery_latency_seconds` is measured from here.
+   * `undefined` for an update this instance published to JetStream, fanned
+   * out on the acknowledgement, which carries no timestamp: the message time
+   * follows through {@link Broker.onStored} when the stream delivers it.
    */
-  readonly storedAt: number;
+  readonly storedAt: number | undefined;
 }
 
 /**
@@ -54,6 +54,9 @@ export function brokerUnavailableMessage(state: BrokerState): string {
 /** Listener for updates from every environment, called synchronously in order. */
 export type UpdateListener = (update: BrokerUpdate) => void;
 
+/** Listener for the stored time of an update first delivered without one. */
+export type StoredListener = (environment: string, updatedAt: number, storedAt: number) => void;
+
 /**
  * The one interface between the HTTP layer and where updates travel: NATS
  * JetStream in production, an in-process store for a single instance.
@@ -84,6 +87,12 @@ export interface Broker {
   latest(environment: string): number | undefined;
   /** Subscribes to updates of every environment (each newer timestamp once). */
   onUpdate(listener: UpdateListener): () => void;
+  /**
+   * Subscribes to the stored time of updates that were delivered with
+   * `storedAt: undefined`, once the broker learns it. Returns an unsubscribe
+   * function. Optional: a broker that always knows `storedAt` needs none.
+   */
+  onStored?(listener: StoredListener): () => void;
   /** Stops following, drains and closes connections. Idempotent. */
   close(): Promise<void>;
 }

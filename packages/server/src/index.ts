@@ -6,6 +6,7 @@ export {
   type BrokerUpdate,
   brokerUnavailableMessage,
   type PublishOutcome,
+  type StoredListener,
   type UpdateListener,
 } from './broker.js';
 export { aggregateMetrics, type MetricsSnapshot, metricsSnapshot } from './cluster-metrics.js';

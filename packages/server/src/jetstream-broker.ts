@@ -26,6 +26,7 @@ import {
   type BrokerState,
   BrokerUnavailableError,
   type PublishOutcome,
+  type StoredListener,
   type UpdateListener,
 } from './broker.js';
 import { BrokerEvents } from './broker-events.js';
@@ -109,6 +110,8 @@ export class JetStreamBroker implements Broker {
   readonly #store: LatestStore;
   readonly #now: () => number;
   readonly #queues = new Map<string, Waiter[]>();
+  /** Environment -> timestamp fanned out on its ack, whose message time is not known yet. */
+  readonly #unstamped = new Map<string, number>();
   #nc: NatsConnection | undefined;
   #publisher: AckedPublisher | undefined;
   #jsm: JetStreamManager | undefined;
@@ -150,6 +153,11 @@ export class JetStreamBroker implements Broker {
   /** Subscribes to updates of every environment (each newer timestamp once). */
   onUpdate(listener: UpdateListener): () => void {
     return this.#events.onUpdate(listener);
+  }
+
+  /** Subscribes to the JetStream message time of updates this instance published. */
+  onStored(listener: StoredListener): () => void {
+    return this.#events.onStored(listener);
   }
 
   /** The latest timestamp of an environment stored within the last hour, from memory. */
@@ -559,10 +567,31 @@ export class JetStreamBroker implements Broker {
     }
   }
 
-  /** Records a durable update and fans it out if it is newer. */
-  #accept(environment: string, updatedAt: number, storedAt: number, sequence: number): void {
+  /**
+   * Records a durable update and fans it out if it is newer. `stamped` says
+   * whether `storedAt` is the JetStream message time (read from the stream)
+   * or only this clock's send time (an acknowledged publish): the latter is
+   * fanned out with `storedAt: undefined` and stamped when the consumer
+   * delivers the message.
+   */
+  #accept(
+    environment: string,
+    updatedAt: number,
+    storedAt: number,
+    sequence: number,
+    stamped = true,
+  ): void {
     if (this.#store.offer(environment, updatedAt, storedAt, sequence)) {
-      this.#events.emitUpdate({ environment, updatedAt, storedAt });
+      if (stamped) {
+        this.#unstamped.delete(environment);
+        this.#events.emitUpdate({ environment, updatedAt, storedAt });
+      } else {
+        this.#unstamped.set(environment, updatedAt);
+        this.#events.emitUpdate({ environment, updatedAt, storedAt: undefined });
+      }
+    } else if (stamped && this.#unstamped.get(environment) === updatedAt) {
+      this.#unstamped.delete(environment);
+      this.#events.emitStored(environment, updatedAt, storedAt);
     }
   }
 
@@ -628,10 +657,6 @@ export class JetStreamBroker implements Broker {
         if (!readBack) expected = known.sequence;
       }
       try {
-        // The ack carries no timestamp; the server stamps the message when it
-        // receives it, so the send time is this clock's reading of that stamp.
-        // Taking the ack's arrival instead hid a slow NATS path from the
-        // delivery-latency metric.
         const sentAt = this.#now();
         // The publisher fails this at once if the connection is lost (#failInflight).
         const ack = await this.#publisher!.publish(subject, payload, {
@@ -640,7 +665,9 @@ export class JetStreamBroker implements Broker {
         });
         // The same environment and timestamp was written within the duplicate window.
         if (ack.duplicate) return 'duplicate';
-        this.#accept(environment, updatedAt, sentAt, ack.seq);
+        // Fanned out now; the ack carries no timestamp, so the message time is
+        // passed on (onStored) when the consumer reads the message back.
+        this.#accept(environment, updatedAt, sentAt, ack.seq, false);
         return 'published';
       } catch (error) {
         if (!isWrongLastSequence(error)) throw this.#unavailable('publish', error);
