@@ -193,4 +193,30 @@ describe('NATS not there at start', () => {
       r.logs().some((l) => l.msg === 'Connected to NATS' && Number(l.failedAttempts) > 20),
     ).toBe(true);
   }, 60_000);
+
+  it('a configuration error still exits 1 at start: stream settings that differ (one process and workers)', async () => {
+    nats = await startNatsServer();
+    // A first instance creates the stream in memory...
+    const first = run({
+      PORT: '0',
+      NATS_URL: nats.url,
+      SSE_WORKERS: '1',
+      STREAM_STORAGE: 'memory',
+      SSE_AUTHENTICATION_TOKEN: TOKEN,
+    });
+    await logLine(first, (l) => l.msg === 'listening', 'the first instance ready');
+    // ...so one configured for file storage finds other settings, says which, and exits.
+    for (const workers of ['1', '2']) {
+      const wrong = run({
+        PORT: '0',
+        NATS_URL: nats.url,
+        SSE_WORKERS: workers,
+        STREAM_STORAGE: 'file',
+        SSE_AUTHENTICATION_TOKEN: TOKEN,
+      });
+      expect(await wrong.exited).toBe(1);
+      expect(wrong.stdout()).toContain('exists with different settings');
+      expect(wrong.logs().some((l) => l.msg === 'listening')).toBe(false);
+    }
+  }, 30_000);
 });
