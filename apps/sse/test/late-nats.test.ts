@@ -60,11 +60,16 @@ async function startBeforeNats(
     SSE_WORKERS: '1',
     ...env,
   });
-  await logLine(
-    r,
-    (l) => typeof l.msg === 'string' && l.msg.startsWith('accepting connections'),
-    'accepting connections',
+  // Listening at once: /livez answers while NATS is not there (today's code refused connections).
+  await waitFor(
+    () =>
+      call(port, 'GET', '/livez').then(
+        (res) => res.status === 200,
+        () => false,
+      ),
+    `/livez 200 before NATS is up; stdout ${r.stdout()}`,
   );
+  await logLine(r, (l) => String(l.msg).startsWith('accepting connections'), 'the line saying so');
   return { r, port, natsPort };
 }
 
