@@ -32,7 +32,9 @@ present() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null
 # and the documented scripts start (tools/scripts/test/programs.test.ts fails,
 # naming the program, when a helper spawns one that is not here). A row is:
 # program, Debian package, need (start | test | check), and what proves it is
-# installed (a command on PATH, or an absolute path).
+# installed (a command on PATH, or an absolute path). setpriv, dpkg-query, uname
+# and sh come with every Debian (essential packages); they are listed because
+# the tests start them (nats-launcher's reaper, loadgen's machine description).
 programs=$(cat <<'LIST'
 nats-server   nats-server          test   nats-server
 nginx         nginx                test   nginx
@@ -42,6 +44,10 @@ python3       python3              test   python3
 openssl       openssl              test   openssl
 ss            iproute2             test   ss
 curl          curl                 test   curl
+setpriv       util-linux           test   setpriv
+dpkg-query    dpkg                 test   dpkg-query
+uname         coreutils            test   uname
+sh            dash                 test   sh
 promtool      prometheus           check  promtool
 python3-yaml  python3-yaml         check  /usr/lib/python3/dist-packages/yaml/__init__.py
 LIST

@@ -28,8 +28,9 @@ const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.auth
 /**
  * Builds the service: a Fastify instance with the flagsmith-rt plugin and the
  * broker the configuration chooses (JetStream when `NATS_URL` is set, else
- * the embedded broker). Does not listen. `ready()` starts the broker and
- * `close()` drains streams, then closes the broker.
+ * the embedded broker). Does not listen. `ready()` starts the broker (the
+ * JetStream one in the background: await `app.realtimeHub.broker.start()`
+ * for it to be ready) and `close()` drains streams, then closes the broker.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): FastifyInstance {
   const app = Fastify({
@@ -64,8 +65,15 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
   });
   if (workerMetrics) app.register(clusterMetrics);
   app.addHook('onReady', async () => {
-    await broker.start();
-    app.log.info({ broker: broker.kind }, 'broker ready');
+    const started = broker.start();
+    started.then(
+      () => app.log.info({ broker: broker.kind }, 'broker ready'),
+      // runInstance awaits the same promise and exits on a configuration error.
+      () => {},
+    );
+    // JetStream is not awaited: the service listens (probes, 503 refusals) while
+    // NATS is not reachable yet, and the broker keeps retrying in the background.
+    if (broker.kind === 'embedded') await started;
   });
   app.addHook('onClose', async () => {
     await broker.close();

@@ -25,10 +25,13 @@ export function listeningUrl(config: AppConfig, port: number): string {
 }
 
 /**
- * Runs one full instance in this process: builds the app, starts the broker,
- * listens, then calls `announce` once. On SIGTERM or SIGINT: readiness turns
- * 503, streams end spread over the drain window, the server stops, the broker
- * drains and closes, exit 0 (1 if the shutdown failed). A failed start exits 1.
+ * Runs one full instance in this process: builds the app, listens at once,
+ * then calls `announce` once the broker is ready (with JetStream, once NATS
+ * was reached: until then probes answer and streams and publishes get 503).
+ * On SIGTERM or SIGINT: readiness turns 503, streams end spread over the
+ * drain window, the server stops, the broker drains and closes, exit 0 (1 if
+ * the shutdown failed). A configuration error found at start (port taken,
+ * stream settings that differ) exits 1.
  */
 export async function runInstance(
   config: AppConfig,
@@ -65,10 +68,24 @@ export async function runInstance(
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  announce(app, {
-    url: listeningUrl(config, port),
-    host: config.host,
-    port,
-    broker: app.realtimeHub.broker.kind,
-  });
+  const url = listeningUrl(config, port);
+  const broker = app.realtimeHub.broker;
+  if (broker.state !== 'ready') {
+    app.log.info(
+      { url, broker: broker.kind },
+      'accepting connections; /readyz and streams answer 503 until NATS is reached',
+    );
+  }
+  try {
+    // Resolves once NATS is reached and the stream is set up, however long that takes.
+    await broker.start();
+  } catch (error) {
+    if (stopping) return;
+    // Only a configuration error gets here (stream settings that differ from the configured ones).
+    app.log.fatal({ err: error }, 'could not start');
+    await app.close().catch(() => {});
+    process.exit(1);
+  }
+  if (stopping) return;
+  announce(app, { url, host: config.host, port, broker: broker.kind });
 }

@@ -8,8 +8,10 @@ import { runPrimary } from './primary.js';
  * The process: parse the configuration (exit 1 listing every problem), then
  * either run one instance here (`SSE_WORKERS=1`, the embedded broker), or,
  * as the cluster primary, run `SSE_WORKERS` instances as worker processes on
- * the same port. Either way one `listening` line is logged once the service
- * serves, and SIGTERM drains every stream before exit 0.
+ * the same port. Either way the port is open at once (probes answer; streams
+ * and publishes get 503 while NATS is not reached yet), one `listening` line
+ * is logged once the service serves, and SIGTERM drains every stream before
+ * exit 0.
  */
 function main(): void {
   const parsed = parseConfig(process.env);

@@ -20,7 +20,8 @@ interface Slot {
  * serves nothing itself. It prints the one `listening` line once every worker
  * listens. A worker that exits is restarted (at once after a long life, with
  * a growing delay if it keeps crashing). A worker failing before the service
- * was ready stops everything with exit 1. SIGTERM/SIGINT is forwarded to every
+ * was ready (a configuration error: workers wait for NATS, they do not exit)
+ * stops everything with exit 1. SIGTERM/SIGINT is forwarded to every
  * worker as SIGTERM (each drains its streams); the primary exits 0 once all
  * exited cleanly, 1 otherwise. A scrape of `/metricsz` on any worker is
  * answered with the sum over all workers, collected here.
@@ -88,7 +89,8 @@ export function runPrimary(config: AppConfig): void {
       return;
     }
     if (!announced) {
-      // Nothing served yet (port taken, NATS unreachable at start, …): fail like a single process.
+      // Nothing served yet (port taken, stream settings that differ, …): fail like a single
+      // process. A worker waiting for NATS does not exit: it retries until NATS is reachable.
       log.fatal(fields, 'worker failed during start; stopping');
       exitCode = 1;
       stop('SIGTERM');

@@ -1,4 +1,4 @@
-import type { BrokerState, BrokerUpdate, UpdateListener } from './broker.js';
+import type { BrokerState, BrokerUpdate, StoredListener, UpdateListener } from './broker.js';
 import type { BrokerLogger } from './logger.js';
 
 /**
@@ -9,6 +9,7 @@ import type { BrokerLogger } from './logger.js';
 export class BrokerEvents {
   readonly #updateListeners = new Set<UpdateListener>();
   readonly #stateListeners = new Set<(state: BrokerState) => void>();
+  readonly #storedListeners = new Set<StoredListener>();
   readonly #logger: BrokerLogger;
   #state: BrokerState = 'starting';
 
@@ -60,8 +61,26 @@ export class BrokerEvents {
     }
   }
 
+  /** Registers a stored-time listener; returns its unsubscribe function. */
+  onStored(listener: StoredListener): () => void {
+    this.#storedListeners.add(listener);
+    return () => this.#storedListeners.delete(listener);
+  }
+
+  /** Tells the listeners the stored time of an update delivered without one. */
+  emitStored(environment: string, updatedAt: number, storedAt: number): void {
+    for (const listener of this.#storedListeners) {
+      try {
+        listener(environment, updatedAt, storedAt);
+      } catch (error) {
+        this.#logger.error({ err: error, environment }, 'broker stored-time listener threw');
+      }
+    }
+  }
+
   /** Drops every listener. */
   clear(): void {
+    this.#storedListeners.clear();
     this.#updateListeners.clear();
     this.#stateListeners.clear();
   }

@@ -4,8 +4,15 @@ export interface BrokerUpdate {
   readonly environment: string;
   /** The publisher's timestamp, epoch seconds. */
   readonly updatedAt: number;
-  /** When the broker stored it (JetStream message time), epoch milliseconds. */
-  readonly storedAt: number;
+  /**
+   * When the broker accepted it, epoch milliseconds: the JetStream message
+   * time, or the embedded broker's accept time.
+   * `flagsmith_sse_delivery_latency_seconds` is measured from here.
+   * `undefined` for an update this instance published to JetStream, fanned
+   * out on the acknowledgement, which carries no timestamp: the message time
+   * follows through {@link Broker.onStored} when the stream delivers it.
+   */
+  readonly storedAt: number | undefined;
 }
 
 /**
@@ -17,11 +24,38 @@ export interface BrokerUpdate {
  */
 export type PublishOutcome = 'published' | 'duplicate' | 'stale';
 
-/** Broker connectivity, as reported to readiness and metrics. */
+/**
+ * Broker connectivity, as reported to readiness and metrics.
+ * - `starting`: not ready yet; for JetStream, NATS was never reached (or its
+ *   stream is being set up) and the broker keeps retrying.
+ * - `ready`: publishes and subscriptions can be served.
+ * - `unavailable`: was ready, lost NATS, reconnecting.
+ * - `closed`: final.
+ */
 export type BrokerState = 'starting' | 'ready' | 'unavailable' | 'closed';
+
+/**
+ * What a `503 broker_unavailable` says in each state that is not `ready`:
+ * the SSE stream and `queue-change` use the same words.
+ */
+export function brokerUnavailableMessage(state: BrokerState): string {
+  switch (state) {
+    case 'starting':
+      return 'NATS is not reachable yet; this instance keeps retrying. Retry later.';
+    case 'unavailable':
+      return 'Lost the connection to NATS; reconnecting. Retry later.';
+    case 'closed':
+      return 'The message broker is closed; this instance is stopping.';
+    default:
+      return 'The message broker is unavailable; retry later.';
+  }
+}
 
 /** Listener for updates from every environment, called synchronously in order. */
 export type UpdateListener = (update: BrokerUpdate) => void;
+
+/** Listener for the stored time of an update first delivered without one. */
+export type StoredListener = (environment: string, updatedAt: number, storedAt: number) => void;
 
 /**
  * The one interface between the HTTP layer and where updates travel: NATS
@@ -32,7 +66,12 @@ export type UpdateListener = (update: BrokerUpdate) => void;
 export interface Broker {
   /** Adapter name for logs: `jetstream` or `embedded`. */
   readonly kind: 'jetstream' | 'embedded';
-  /** Connects, creates or verifies the stream, starts following updates. Rejects if it cannot. */
+  /**
+   * Connects, creates or verifies the stream, starts following updates, and
+   * resolves once ready. Calling it again returns the same promise. Rejects
+   * only on what retrying cannot fix (for JetStream: a stream with other
+   * settings; or the optional start timeout).
+   */
   start(): Promise<void>;
   /** Current connectivity; `ready` means publishes and subscriptions can be served. */
   readonly state: BrokerState;
@@ -48,6 +87,12 @@ export interface Broker {
   latest(environment: string): number | undefined;
   /** Subscribes to updates of every environment (each newer timestamp once). */
   onUpdate(listener: UpdateListener): () => void;
+  /**
+   * Subscribes to the stored time of updates that were delivered with
+   * `storedAt: undefined`, once the broker learns it. Returns an unsubscribe
+   * function. Optional: a broker that always knows `storedAt` needs none.
+   */
+  onStored?(listener: StoredListener): () => void;
   /** Stops following, drains and closes connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { brokerUnavailableMessage } from './broker.js';
 import { HttpError } from './errors.js';
 import type { Hub } from './hub.js';
 
@@ -19,7 +20,12 @@ export function readyzHandler(hub: Hub, retryAfterSeconds: number) {
     }
     const state = hub.broker.state;
     if (state !== 'ready') {
-      throw new HttpError(503, 'not_ready', `The message broker is ${state}.`, retryAfter);
+      throw new HttpError(
+        503,
+        'not_ready',
+        `The message broker is ${state}: ${brokerUnavailableMessage(state)}`,
+        retryAfter,
+      );
     }
     return { status: 'ready', broker: hub.broker.kind };
   };

@@ -39,6 +39,9 @@ export interface SubscriberSnapshot {
   writableLength: number;
 }
 
+/** Fan-outs waiting for a stored time are forgotten beyond this many (the stream never delivered them). */
+const MAX_UNSTAMPED = 10_000;
+
 /** How long an aged-out stream may stay open after its end was sent. */
 const AGED_STREAM_GRACE_MS = 1_000;
 
@@ -54,12 +57,14 @@ const KEEPALIVE = toBuffer(KEEPALIVE_FRAME);
 export class Hub {
   /** Plain-number counters read by metrics. */
   readonly counters: HubCounters = createCounters();
-  /** Delivery latency samples (broker store time to last write of a fan-out). */
+  /** Delivery latency samples: the update's acceptance (`storedAt`) to the last write of its fan-out. */
   readonly latency = new LatencySamples();
   /** The broker this hub follows. */
   readonly broker: Broker;
 
   private readonly environments = new Map<string, Set<Subscriber>>();
+  /** Fan-outs waiting for their stored time (see {@link Broker.onStored}), by environment. */
+  private readonly unstamped = new Map<string, { updatedAt: number; writtenAt: number }>();
   private readonly frameOptions: { id: boolean };
   private readonly keepAliveIntervalMs: number;
   private readonly slowSubscriberTimeoutMs: number;
@@ -101,7 +106,12 @@ export class Hub {
   /** Follows the broker and starts the keep-alive sweep. Idempotent. */
   start(): void {
     if (this.unsubscribe) return;
-    this.unsubscribe = this.broker.onUpdate(this.fanOut);
+    const unsubscribeUpdates = this.broker.onUpdate(this.fanOut);
+    const unsubscribeStored = this.broker.onStored?.(this.onStored);
+    this.unsubscribe = () => {
+      unsubscribeUpdates();
+      unsubscribeStored?.();
+    };
     this.stopSweeper = startSweeper(
       sweepIntervalFor(
         this.keepAliveIntervalMs,
@@ -170,7 +180,22 @@ export class Hub {
     }
     this.counters.writesData += written;
     this.counters.fanouts++;
-    this.latency.record(this.now() - update.storedAt);
+    const writtenAt = this.now();
+    if (update.storedAt !== undefined) {
+      this.latency.record(writtenAt - update.storedAt);
+    } else {
+      // Published here and fanned out on the ack: the sample waits for the message time.
+      if (this.unstamped.size >= MAX_UNSTAMPED) this.unstamped.clear();
+      this.unstamped.set(update.environment, { updatedAt: update.updatedAt, writtenAt });
+    }
+  };
+
+  /** The stored time of an update fanned out without one: its latency sample. */
+  private readonly onStored = (environment: string, updatedAt: number, storedAt: number): void => {
+    const fanout = this.unstamped.get(environment);
+    if (fanout === undefined || fanout.updatedAt !== updatedAt) return;
+    this.unstamped.delete(environment);
+    this.latency.record(fanout.writtenAt - storedAt);
   };
 
   /**

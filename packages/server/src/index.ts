@@ -4,7 +4,9 @@ export {
   type BrokerState,
   BrokerUnavailableError,
   type BrokerUpdate,
+  brokerUnavailableMessage,
   type PublishOutcome,
+  type StoredListener,
   type UpdateListener,
 } from './broker.js';
 export { aggregateMetrics, type MetricsSnapshot, metricsSnapshot } from './cluster-metrics.js';

@@ -26,6 +26,7 @@ import {
   type BrokerState,
   BrokerUnavailableError,
   type PublishOutcome,
+  type StoredListener,
   type UpdateListener,
 } from './broker.js';
 import { BrokerEvents } from './broker-events.js';
@@ -39,6 +40,7 @@ import {
   redactServerUrl,
   toConnectionOptions,
 } from './nats-options.js';
+import { StartRetry } from './start-retry.js';
 import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
 
 /** Conflicting writes to one environment are retried this many times before a 503. */
@@ -49,10 +51,22 @@ const REFOLLOW_DELAY_MS = 250;
 const CONSUMER_CREATE_TIMEOUT_MS = 1_000;
 /** Shortest timeout of one connection attempt at start. */
 const CONNECT_ATTEMPT_MIN_MS = 500;
+/** Timeout of one connection attempt at start (a black-holed address waits this long). */
+const CONNECT_ATTEMPT_MS = 2_000;
 /** Timeout of stream and consumer management requests. */
 const ADMIN_TIMEOUT_MS = 5_000;
-/** Wait between attempts to set up the stream and consumer at start. */
-const SETUP_RETRY_MS = 500;
+/**
+ * Start retries back off from this delay, doubling up to {@link START_RETRY_MAX_MS}.
+ * The cap keeps the instance ready within about a second of NATS becoming
+ * reachable; one attempt a second per process is nothing to a NATS server.
+ */
+const START_RETRY_MIN_MS = 100;
+/** Longest wait between two start attempts (before jitter takes up to half off). */
+const START_RETRY_MAX_MS = 1_000;
+/** While NATS stays unreachable at start, one log line per this interval, not one per attempt. */
+const START_LOG_INTERVAL_MS = 30_000;
+/** How long the first read of the stream may take before the instance serves anyway. */
+const BACKLOG_WAIT_MS = 10_000;
 /** Idle heartbeat the server sends on the consumer's pull. */
 const CONSUMER_HEARTBEAT_MS = 1_000;
 /** A consumer silent for this long while connected is replaced. */
@@ -96,11 +110,15 @@ export class JetStreamBroker implements Broker {
   readonly #store: LatestStore;
   readonly #now: () => number;
   readonly #queues = new Map<string, Waiter[]>();
+  /** Environment -> timestamp fanned out on its ack, whose message time is not known yet. */
+  readonly #unstamped = new Map<string, number>();
   #nc: NatsConnection | undefined;
   #publisher: AckedPublisher | undefined;
   #jsm: JetStreamManager | undefined;
   #messages: ConsumerMessages | undefined;
   #startPromise: Promise<void> | undefined;
+  /** The retry loop of a start in progress; close() stops it. */
+  #startRetry: StartRetry | undefined;
   #closePromise: Promise<void> | undefined;
   #started = false;
   #turn: Promise<void> | undefined;
@@ -137,18 +155,25 @@ export class JetStreamBroker implements Broker {
     return this.#events.onUpdate(listener);
   }
 
+  /** Subscribes to the JetStream message time of updates this instance published. */
+  onStored(listener: StoredListener): () => void {
+    return this.#events.onStored(listener);
+  }
+
   /** The latest timestamp of an environment stored within the last hour, from memory. */
   latest(environment: string): number | undefined {
     return this.#store.latest(environment);
   }
 
   /**
-   * Connects (retrying until `startTimeoutMs`), creates or verifies the
-   * stream, and follows it until the latest of every environment is known.
-   * Rejects with {@link NatsStartError} if NATS cannot be reached in time and
-   * with {@link StreamConfigMismatchError} if the stream has other settings:
-   * the app then exits non-zero and its orchestrator restarts it, which makes
-   * a misconfiguration visible instead of serving 503s forever.
+   * Connects, creates or verifies the stream, and follows it until the
+   * latest of every environment is known; resolves once `ready`. Until then
+   * the state is `starting`, and NATS is retried forever with a capped,
+   * jittered backoff (an instance that starts before NATS must not crash-loop).
+   * Rejects with {@link StreamConfigMismatchError} if the stream has other
+   * settings (a configuration error: the app exits instead of serving 503s
+   * forever), and with {@link NatsStartError} only when `startTimeoutMs` is
+   * set and passes. The same promise is returned on every call.
    */
   start(): Promise<void> {
     this.#startPromise ??= this.#start();
@@ -186,21 +211,34 @@ export class JetStreamBroker implements Broker {
     if (this.#closePromise !== undefined) {
       throw new BrokerUnavailableError('The JetStream broker is closed.');
     }
-    const startTimeoutMs = this.#options.startTimeoutMs ?? 10_000;
-    const deadline = Date.now() + startTimeoutMs;
-    const nc = await this.#connect(deadline, startTimeoutMs);
+    const startTimeoutMs = this.#options.startTimeoutMs;
+    const deadline = startTimeoutMs === undefined ? undefined : Date.now() + startTimeoutMs;
+    const retry = new StartRetry({
+      logger: this.#logger,
+      deadline,
+      minDelayMs: START_RETRY_MIN_MS,
+      maxDelayMs: START_RETRY_MAX_MS,
+      logIntervalMs: START_LOG_INTERVAL_MS,
+    });
+    this.#startRetry = retry;
+    const nc = await this.#connect(retry, startTimeoutMs);
     this.#nc = nc;
     this.#watchConnection(nc);
     try {
       this.#publisher = new AckedPublisher(nc, this.#options.publishTimeoutMs ?? 1_500);
-      await this.#setUp(nc, deadline);
+      await this.#setUp(nc, retry);
     } catch (error) {
       this.#publisher?.close(new BrokerUnavailableError('The JetStream broker did not start.'));
       await nc.close().catch(() => {});
-      if (error instanceof StreamConfigMismatchError || error instanceof NatsStartError)
+      if (
+        error instanceof StreamConfigMismatchError ||
+        error instanceof NatsStartError ||
+        error instanceof BrokerUnavailableError
+      ) {
         throw error;
+      }
       throw new NatsStartError(
-        `Could not set up JetStream stream "${STREAM_SETTINGS.name}": ${messageOf(error)}. Check that the NATS server runs with JetStream enabled.`,
+        `Could not set up JetStream stream "${STREAM_SETTINGS.name}" within ${startTimeoutMs} ms: ${messageOf(error)}. ${JETSTREAM_HINT}`,
         { cause: error },
       );
     }
@@ -215,52 +253,59 @@ export class JetStreamBroker implements Broker {
   }
 
   /**
-   * Sets up the stream and the consumer, retrying until the deadline: a NATS
-   * cluster may be electing a leader while this instance starts. A stream
-   * with other settings fails at once.
+   * Sets up the stream and the consumer, retrying (a NATS cluster may be
+   * electing a leader while this instance starts, or JetStream may not be
+   * enabled yet). A stream with other settings fails at once.
    */
-  async #setUp(nc: NatsConnection, deadline: number): Promise<void> {
+  async #setUp(nc: NatsConnection, retry: StartRetry): Promise<void> {
     for (;;) {
       try {
         this.#jsm ??= await this.#attempt('create_jetstream', () =>
           jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS }),
         );
         this.#streamCreated ??= (await this.#ensureStream(this.#jsm)).created;
-        await this.#follow(deadline);
+        await this.#follow(Date.now() + BACKLOG_WAIT_MS);
+        retry.succeeded('JetStream stream and consumer set up');
         return;
       } catch (error) {
-        const retry = Date.now() + SETUP_RETRY_MS < deadline && this.#closePromise === undefined;
-        if (error instanceof StreamConfigMismatchError || !retry) throw error;
-        this.#logger.warn({ err: messageOf(error) }, 'JetStream setup failed; retrying');
-        await sleep(SETUP_RETRY_MS);
+        if (error instanceof StreamConfigMismatchError) throw error;
+        if (!(await retry.wait(error, `JetStream setup failed; retrying. ${JETSTREAM_HINT}`))) {
+          throw this.#closePromise !== undefined
+            ? new BrokerUnavailableError('The JetStream broker is closed.')
+            : error;
+        }
       }
     }
   }
 
-  async #connect(deadline: number, startTimeoutMs: number): Promise<NatsConnection> {
+  async #connect(retry: StartRetry, startTimeoutMs: number | undefined): Promise<NatsConnection> {
     const options = toConnectionOptions(this.#options);
-    const wait = this.#options.reconnectTimeWaitMs ?? 500;
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       try {
         // One attempt must not outlive the start deadline (a failed TLS handshake waits for the timeout).
-        const remaining = Math.max(CONNECT_ATTEMPT_MIN_MS, deadline - Date.now());
-        return await connect({
+        const remaining = retry.remainingMs() ?? Number.POSITIVE_INFINITY;
+        const nc = await connect({
           ...options,
-          timeout: Math.min(options.timeout ?? remaining, remaining),
+          timeout: Math.max(
+            CONNECT_ATTEMPT_MIN_MS,
+            Math.min(options.timeout ?? CONNECT_ATTEMPT_MS, CONNECT_ATTEMPT_MS, remaining),
+          ),
         });
+        retry.succeeded('Connected to NATS', { server: nc.getServer() });
+        return nc;
       } catch (error) {
         this.#report('connect', error);
-        if (this.#closePromise !== undefined || Date.now() + wait > deadline) {
-          throw new NatsStartError(
-            `Could not connect to NATS at ${this.#safeServers().join(', ')} within ${startTimeoutMs} ms (${attempt} attempts): ${messageOf(error)}`,
-            { cause: error },
-          );
+        const again = await retry.wait(error, 'NATS not reachable yet; retrying', {
+          servers: this.#safeServers(),
+        });
+        if (again) continue;
+        if (this.#closePromise !== undefined) {
+          throw new BrokerUnavailableError('The JetStream broker is closed.', { cause: error });
         }
-        this.#logger.warn(
-          { attempt, servers: this.#safeServers(), err: messageOf(error) },
-          'NATS not reachable yet, retrying',
+        throw new NatsStartError(
+          `Could not connect to NATS at ${this.#safeServers().join(', ')} within ${startTimeoutMs} ms (${retry.attempts} attempts): ${messageOf(error)}`,
+          { cause: error },
         );
-        await sleep(wait);
       }
     }
   }
@@ -522,10 +567,31 @@ export class JetStreamBroker implements Broker {
     }
   }
 
-  /** Records a durable update and fans it out if it is newer. */
-  #accept(environment: string, updatedAt: number, storedAt: number, sequence: number): void {
+  /**
+   * Records a durable update and fans it out if it is newer. `stamped` says
+   * whether `storedAt` is the JetStream message time (read from the stream)
+   * or only this clock's send time (an acknowledged publish): the latter is
+   * fanned out with `storedAt: undefined` and stamped when the consumer
+   * delivers the message.
+   */
+  #accept(
+    environment: string,
+    updatedAt: number,
+    storedAt: number,
+    sequence: number,
+    stamped = true,
+  ): void {
     if (this.#store.offer(environment, updatedAt, storedAt, sequence)) {
-      this.#events.emitUpdate({ environment, updatedAt, storedAt });
+      if (stamped) {
+        this.#unstamped.delete(environment);
+        this.#events.emitUpdate({ environment, updatedAt, storedAt });
+      } else {
+        this.#unstamped.set(environment, updatedAt);
+        this.#events.emitUpdate({ environment, updatedAt, storedAt: undefined });
+      }
+    } else if (stamped && this.#unstamped.get(environment) === updatedAt) {
+      this.#unstamped.delete(environment);
+      this.#events.emitStored(environment, updatedAt, storedAt);
     }
   }
 
@@ -591,6 +657,7 @@ export class JetStreamBroker implements Broker {
         if (!readBack) expected = known.sequence;
       }
       try {
+        const sentAt = this.#now();
         // The publisher fails this at once if the connection is lost (#failInflight).
         const ack = await this.#publisher!.publish(subject, payload, {
           msgID,
@@ -598,7 +665,9 @@ export class JetStreamBroker implements Broker {
         });
         // The same environment and timestamp was written within the duplicate window.
         if (ack.duplicate) return 'duplicate';
-        this.#accept(environment, updatedAt, this.#now(), ack.seq);
+        // Fanned out now; the ack carries no timestamp, so the message time is
+        // passed on (onStored) when the consumer reads the message back.
+        this.#accept(environment, updatedAt, sentAt, ack.seq, false);
         return 'published';
       } catch (error) {
         if (!isWrongLastSequence(error)) throw this.#unavailable('publish', error);
@@ -692,7 +761,8 @@ export class JetStreamBroker implements Broker {
     this.#failInflight(new BrokerUnavailableError('The JetStream broker is closed.'));
     if (this.#refollowTimer !== undefined) clearTimeout(this.#refollowTimer);
     if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
-    // Let a start in progress settle first, so its connection is closed too.
+    // Let a start in progress settle first (close() wakes its retry wait), so its connection is closed too.
+    this.#startRetry?.stop();
     await this.#startPromise?.catch(() => {});
     const messages = this.#messages;
     this.#messages = undefined;
@@ -712,6 +782,9 @@ export class JetStreamBroker implements Broker {
     this.#events.clear();
   }
 }
+
+/** Said whenever setting up the stream fails: the usual cause. */
+const JETSTREAM_HINT = 'Check that the NATS server runs with JetStream enabled.';
 
 function isWrongLastSequence(error: unknown): boolean {
   return error instanceof PublishRejectedError && error.isWrongLastSequence;

@@ -1,6 +1,6 @@
 /**
- * A bounded buffer of delivery latency samples (broker store time to the
- * last socket write of a fan-out), in milliseconds. Metrics take the samples
+ * A bounded buffer of delivery latency samples (the update's acceptance by
+ * the broker to the last socket write of its fan-out), in milliseconds. Metrics take the samples
  * at scrape time; when nobody reads them the oldest are overwritten.
  */
 export class LatencySamples {

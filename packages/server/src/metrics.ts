@@ -84,7 +84,7 @@ export function createMetricsRegistry(hub: Hub): Registry {
   });
   new Histogram({
     name: 'flagsmith_sse_delivery_latency_seconds',
-    help: 'From the JetStream message time to the write to the last local subscriber of the environment, per update.',
+    help: 'Per update fanned out here: from its acceptance (the JetStream message time; the embedded broker: its accept time) to the write to the last local subscriber of the environment. Same definition on every instance.',
     buckets: [...DELIVERY_LATENCY_BUCKETS],
     registers,
     collect() {

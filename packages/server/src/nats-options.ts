@@ -67,8 +67,8 @@ export interface JetStreamBrokerOptions {
   storage?: StreamStorage;
   /**
    * How long {@link JetStreamBroker.start} keeps trying to reach NATS and set
-   * up the stream before it rejects.
-   * @defaultValue 10000
+   * up the stream before it rejects with `NatsStartError`.
+   * @defaultValue `undefined`: retry until NATS is reachable, however long
    */
   startTimeoutMs?: number;
   /**

@@ -1,7 +1,7 @@
 import { parsePublishBody, validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { TokenVerifier } from './auth.js';
-import { BrokerUnavailableError, type PublishOutcome } from './broker.js';
+import { BrokerUnavailableError, brokerUnavailableMessage, type PublishOutcome } from './broker.js';
 import { WWW_AUTHENTICATE } from './cors.js';
 import { HttpError } from './errors.js';
 import type { Hub } from './hub.js';
@@ -75,11 +75,12 @@ export function publishHandler(hub: Hub, options: ResolvedOptions) {
     if (!key.ok) throw new HttpError(400, key.error.code, key.error.message);
     const body = parsePublishBody(request.body ?? '');
     if (!body.ok) throw new HttpError(400, body.error.code, body.error.message);
+    // Answered at once, never held: publishers time out after 2 s and retry.
     if (hub.broker.state !== 'ready') {
       throw new HttpError(
         503,
         'broker_unavailable',
-        'The message broker is unavailable; retry later.',
+        brokerUnavailableMessage(hub.broker.state),
         retryAfter,
       );
     }

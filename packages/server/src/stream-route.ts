@@ -1,6 +1,7 @@
 import type { Http2ServerRequest } from 'node:http2';
 import { encodeRetryFrame, parseEventId, validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { brokerUnavailableMessage } from './broker.js';
 import { HttpError } from './errors.js';
 import type { Hub } from './hub.js';
 import type { ResolvedOptions } from './options.js';
@@ -90,7 +91,7 @@ function admissionError(
     return new HttpError(
       503,
       'broker_unavailable',
-      'The message broker is unavailable; retry later.',
+      brokerUnavailableMessage(hub.broker.state),
       retryAfter,
     );
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { brokerUnavailableMessage } from '../src/broker.js';
 import { AUTH, buildTestApp, SwitchableBroker } from './helpers/http-app.js';
 
 let app: FastifyInstance;
@@ -25,12 +26,43 @@ describe('health', () => {
       expect(res.statusCode).toBe(503);
       expect(res.headers['retry-after']).toBe('5');
       expect(res.json()).toEqual({
-        error: { code: 'not_ready', message: `The message broker is ${state}.` },
+        error: {
+          code: 'not_ready',
+          message: `The message broker is ${state}: ${brokerUnavailableMessage(state)}`,
+        },
       });
     }
     broker.force(undefined);
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
+});
+
+describe('broker_unavailable refusals say why', () => {
+  it.each([
+    ['starting', /NATS is not reachable yet; this instance keeps retrying/],
+    ['unavailable', /Lost the connection to NATS; reconnecting/],
+  ] as const)(
+    'while %s: stream and queue-change answer 503 with Retry-After',
+    async (state, said) => {
+      const broker = new SwitchableBroker();
+      ({ app } = await buildTestApp({ broker }));
+      broker.force(state);
+      const stream = await app.inject({ url: '/sse/environments/abc/stream' });
+      const publish = await app.inject({
+        method: 'POST',
+        url: '/sse/environments/abc/queue-change',
+        headers: { authorization: AUTH },
+        payload: '{"updated_at": 1}',
+      });
+      for (const res of [stream, publish]) {
+        expect(res.statusCode).toBe(503);
+        expect(res.headers['retry-after']).toBe('5');
+        expect(res.headers['access-control-allow-origin']).toBe('*');
+        expect(res.json().error.code).toBe('broker_unavailable');
+        expect(res.json().error.message).toMatch(said);
+      }
+    },
+  );
 });
 
 describe('CORS', () => {
