@@ -70,10 +70,9 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     // [spec] RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
     // Node's own check (requireHostHeader, turned off) would send a bare 400.
     if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
-      const error = new HttpError(400, 'bad_request', 'The request has no Host header.', {
-        connection: 'close',
-      });
-      sendError(reply, error);
+      // Closed after the answer, as Node does: a client this broken may send anything next.
+      reply.raw.shouldKeepAlive = false;
+      sendError(reply, new HttpError(400, 'bad_request', 'The request has no Host header.'));
       return;
     }
     done();
