@@ -84,7 +84,7 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
   // awaiting its JetStream ack): its answer is the one the client waits for. Close the
   // connection once it is sent instead of replacing it with a 400.
   const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-  if (pending && !pending.writableFinished) {
+  if (pending && !pending.writableFinished && pending.req.complete) {
     if (!pending.headersSent) pending.shouldKeepAlive = false;
     if (!closingAfterResponse.has(socket)) {
       closingAfterResponse.add(socket);
