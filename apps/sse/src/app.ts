@@ -48,7 +48,11 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     // Request head, body and time limits: 431, 400 and 408 in the JSON error shape.
     ...fastifyLimitOptions(config.limits),
     // HTTP/1.1 and HTTP/2 on one port: ALPN with TLS_CERT/TLS_KEY, else h2c by prior knowledge.
-    serverFactory: serverFactoryFor(config.tls) as unknown as FastifyServerOptions['serverFactory'],
+    serverFactory: serverFactoryFor({
+      tls: config.tls,
+      h2c: config.h2c,
+      keepAliveIntervalMs: config.keepAliveIntervalMs,
+    }) as unknown as FastifyServerOptions['serverFactory'],
   });
   const broker = createBroker(config, app);
   // A cluster worker serves /metricsz for the whole instance (all workers), not for itself.

@@ -44,6 +44,20 @@ export interface ServerTlsConfig {
   key: string;
 }
 
+/** Why {@link AppConfig.h2c} has its value: `H2C` set, or the runtime's default. */
+export type H2cSource = 'configured' | 'runtime';
+
+/**
+ * The first Node.js major whose `http2` survives the client GOAWAY + HEADERS sequence that
+ * aborts Node 20 (`malloc(): mismatching next->prev_size`); h2c is on by default from it.
+ */
+export const H2C_SAFE_NODE_MAJOR = 24;
+
+/** The major version of the running Node.js. */
+export function runtimeNodeMajor(): number {
+  return Number(process.versions.node.split('.')[0]);
+}
+
 /** Why {@link AppConfig.workers} has its value. */
 export type WorkersSource = 'configured' | 'cpus' | 'embedded-broker';
 
@@ -81,6 +95,14 @@ export interface AppConfig {
    */
   tls: ServerTlsConfig | undefined;
   /**
+   * `H2C` (`on` or `off`): without TLS, serve HTTP/2 with prior knowledge (h2c) next to
+   * HTTP/1.1 on the cleartext port. Off, the cleartext port speaks HTTP/1.1 only.
+   * @defaultValue `on` on Node.js 24 and later, `off` before (a remote abort in Node 20's http2)
+   */
+  h2c: boolean;
+  /** `configured` (`H2C` set) or `runtime` (the default of this Node.js major). */
+  h2cSource: H2cSource;
+  /**
    * `SSE_WORKERS`: processes serving the one port (node:cluster); 1 runs a
    * single process with no cluster primary.
    * @defaultValue the number of CPUs with `NATS_URL`; 1 with the embedded broker
@@ -114,6 +136,7 @@ export function parseConfig(
   env: Env,
   readFile: FileReader = (path) => readFileSync(path, 'utf8'),
   cpuCount: number = availableParallelism(),
+  nodeMajor: number = runtimeNodeMajor(),
 ): ConfigResult {
   const errors: ConfigIssue[] = [];
   const issue = (variable: string, message: string) => errors.push({ variable, message });
@@ -148,6 +171,10 @@ export function parseConfig(
 
   const nats = parseNats(read, issue, readFile);
   const tls = parseServerTls(read, issue, readFile);
+  const configuredH2c = read.choice('H2C', ['on', 'off']);
+  const h2cSource: H2cSource = configuredH2c === undefined ? 'runtime' : 'configured';
+  const h2c =
+    configuredH2c === undefined ? nodeMajor >= H2C_SAFE_NODE_MAJOR : configuredH2c === 'on';
   const configuredWorkers = read.optionalInteger('SSE_WORKERS', 1, MAX_WORKERS);
   if (
     configuredWorkers !== undefined &&
@@ -187,6 +214,8 @@ export function parseConfig(
       limits,
       logLevel,
       tls,
+      h2c,
+      h2cSource,
       workers,
       workersSource,
     },

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2Session, type Settings } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { expectationFailedHandler } from '@flagsmith-rt/server';
 import type { ServerTlsConfig } from './config.js';
 
 /** The request handler Fastify passes to a `serverFactory`. */
@@ -29,24 +30,53 @@ const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 /** Without a request timeout: a connection silent this long before its protocol is known is closed. */
 const FIRST_BYTES_TIMEOUT_MS = 30_000;
 
+/** What {@link serverFactoryFor} serves, besides the Fastify handler. */
+export interface ServerFactoryOptions {
+  /** HTTPS (ALPN `h2` and `http/1.1`); `undefined` serves cleartext. */
+  tls: ServerTlsConfig | undefined;
+  /** Without TLS: serve h2c (prior knowledge) next to HTTP/1.1; `false` serves HTTP/1.1 only. */
+  h2c: boolean;
+  /**
+   * The streams' keep-alive interval. Every HTTP/2 session is pinged about four times in it;
+   * one that has not answered within half of it is destroyed, with its streams.
+   */
+  keepAliveIntervalMs: number;
+}
+
 /**
  * A Fastify `serverFactory` serving HTTP/1.1 and HTTP/2 on one port. With
  * TLS: an HTTPS server negotiating `h2` or `http/1.1` by ALPN. Without: a TCP
  * server that reads the first bytes of each connection and hands it to an
- * HTTP/2 server if they are the h2 preface (prior knowledge, h2c), else to an
- * HTTP/1.1 server, both running the same Fastify handler. HTTP/1.1 streams
- * keep their raw socket, so the hot path is unchanged.
+ * HTTP/2 server if they are the h2 preface (prior knowledge, h2c, when
+ * enabled), else to an HTTP/1.1 server, both running the same Fastify
+ * handler. HTTP/1.1 streams keep their raw socket, so the hot path is unchanged.
  */
-export function serverFactoryFor(tls: ServerTlsConfig | undefined) {
+export function serverFactoryFor(options: ServerFactoryOptions) {
   return (
     handler: RequestHandler,
     fastifyOptions?: { http?: http.ServerOptions },
   ): net.Server & ClosesHttp2Sessions => {
     // Request limits (head size, request and headers timeouts) from Fastify's `http` option.
     const limits = fastifyOptions?.http ?? {};
-    return tls === undefined
-      ? cleartextServer(handler, limits)
-      : secureServer(handler, tls, limits);
+    const served = closingAfterUpgrade(handler);
+    return options.tls === undefined
+      ? cleartextServer(served, limits, options)
+      : secureServer(served, options.tls, limits, options);
+  };
+}
+
+/**
+ * The service upgrades nothing, so Node serves an `Upgrade` request as a plain one; but its
+ * parser then stops reading the connection (it waits for the other protocol), and whatever
+ * the client sends next would sit unanswered until the request timeout. Such a connection
+ * closes after its response instead (found by the fuzz).
+ */
+function closingAfterUpgrade(handler: RequestHandler): RequestHandler {
+  return (request, response) => {
+    if (request.headers.upgrade !== undefined && request.httpVersionMajor === 1) {
+      response.shouldKeepAlive = false;
+    }
+    handler(request, response);
   };
 }
 
@@ -57,25 +87,45 @@ function h2SettingsFor(limits: http.ServerOptions): Settings {
     : { ...H2_SETTINGS, maxHeaderListSize: limits.maxHeaderSize };
 }
 
-function secureServer(handler: RequestHandler, tls: ServerTlsConfig, limits: http.ServerOptions) {
+function secureServer(
+  handler: RequestHandler,
+  tls: ServerTlsConfig,
+  limits: http.ServerOptions,
+  options: ServerFactoryOptions,
+) {
   const server = http2.createSecureServer(
     { cert: tls.cert, key: tls.key, allowHTTP1: true, settings: h2SettingsFor(limits) },
     handler as unknown as Parameters<typeof http2.createSecureServer>[1],
   );
   // HTTP/1.1 over this server (allowHTTP1) reads the same properties as an http.Server.
-  const { maxHeaderSize, requestTimeout, headersTimeout, connectionsCheckingInterval } = limits;
+  const {
+    maxHeaderSize,
+    requestTimeout,
+    headersTimeout,
+    connectionsCheckingInterval,
+    requireHostHeader,
+  } = limits;
   Object.assign(server, {
     maxHeaderSize,
     requestTimeout,
     headersTimeout,
     connectionsCheckingInterval,
+    requireHostHeader,
   });
-  return Object.assign(server, { closeHttp2Sessions: trackSessions(server) });
+  server.on('checkExpectation', expectationFailedHandler);
+  const sessions = trackSessions(server, options.keepAliveIntervalMs);
+  server.on('close', sessions.stop);
+  return Object.assign(server, { closeHttp2Sessions: sessions.closeAll });
 }
 
-function cleartextServer(handler: RequestHandler, limits: http.ServerOptions) {
+function cleartextServer(
+  handler: RequestHandler,
+  limits: http.ServerOptions,
+  options: ServerFactoryOptions,
+) {
   const h1 = http.createServer(limits, handler);
   h1.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  h1.on('checkExpectation', expectationFailedHandler);
   // h1 never listens itself: 'listening' starts its connection tracking (headers
   // timeout, idle-connection closing), which close() below stops again.
   h1.emit('listening');
@@ -83,13 +133,21 @@ function cleartextServer(handler: RequestHandler, limits: http.ServerOptions) {
     { settings: h2SettingsFor(limits) },
     handler as unknown as Parameters<typeof http2.createServer>[1],
   );
-  const closeHttp2Sessions = trackSessions(h2);
+  h2.on('checkExpectation', expectationFailedHandler);
+  const sessions = trackSessions(h2, options.keepAliveIntervalMs);
 
   // Until its protocol is known a connection gets no more time than a whole request would.
   const firstBytesTimeoutMs = limits.requestTimeout || FIRST_BYTES_TIMEOUT_MS;
   const server = net.createServer((socket) => {
     socket.on('error', () => socket.destroy());
     socket.setTimeout(firstBytesTimeoutMs, () => socket.destroy());
+    if (!options.h2c) {
+      // HTTP/1.1 only: an h2 preface is an unparsable request line (400 in the JSON shape).
+      socket.setTimeout(0);
+      socket.removeAllListeners('timeout');
+      h1.emit('connection', socket);
+      return;
+    }
     sniffPreface(socket, (isH2) => {
       socket.setTimeout(0);
       socket.removeAllListeners('timeout');
@@ -107,9 +165,12 @@ function cleartextServer(handler: RequestHandler, limits: http.ServerOptions) {
   // Fastify listens for client errors on the server it was given.
   h1.on('clientError', (error, socket) => server.emit('clientError', error, socket));
   h1.on('connect', refuseConnect);
-  server.on('close', () => h1.close());
+  server.on('close', () => {
+    h1.close();
+    sessions.stop();
+  });
   return Object.assign(server, {
-    closeHttp2Sessions,
+    closeHttp2Sessions: sessions.closeAll,
     /** Closes HTTP/1.1 connections idle between requests (Fastify's `forceCloseConnections: 'idle'`). */
     closeIdleConnections: () => h1.closeIdleConnections(),
   });
@@ -150,16 +211,90 @@ export function sniffPreface(socket: Socket, route: (isH2: boolean) => void): vo
   socket.on('data', onData);
 }
 
-/** Tracks the sessions of an HTTP/2 server; returns the function that sends them GOAWAY. */
-function trackSessions(server: http2.Http2Server | http2.Http2SecureServer): () => void {
-  const sessions = new Set<Http2Session>();
+/** The sessions of an HTTP/2 server, as {@link trackSessions} keeps them. */
+interface TrackedSessions {
+  /** Sends GOAWAY on every open session; each closes once its streams are done. */
+  closeAll(): void;
+  /** Stops the liveness pings. */
+  stop(): void;
+}
+
+/** Shortest pause between two liveness rounds, so a tiny test interval cannot spin. */
+const MIN_LIVENESS_TICK_MS = 10;
+/** Least time a session gets to answer a ping, whatever the keep-alive interval. */
+const MIN_PING_DEADLINE_MS = 1_000;
+
+/** What {@link trackSessions} knows of one session. */
+interface SessionState {
+  /** Open streams (only sessions with streams are pinged: idle ones have their own timeout). */
+  streams: number;
+  /** When the outstanding ping was sent, epoch ms; 0 for none. */
+  pingSentAt: number;
+}
+
+/**
+ * Tracks the sessions of an HTTP/2 server and checks that each one with streams is alive.
+ * Every quarter of `keepAliveIntervalMs` one timer pings each such session that has no ping
+ * outstanding, and destroys each whose ping went unanswered for half of it (at least 1 s).
+ * A session whose transport died without telling Node (Node 20 wedges a session on some
+ * connection errors: it stops reading, never emits `close` or `error`, and keeps the
+ * socket's descriptor) would otherwise keep its streams in the hub forever. Destroying it
+ * closes its streams, which leave the hub, and frees the descriptor.
+ */
+function trackSessions(
+  server: http2.Http2Server | http2.Http2SecureServer,
+  keepAliveIntervalMs: number,
+): TrackedSessions {
+  const sessions = new Map<Http2Session, SessionState>();
   server.on('session', (session: Http2Session) => {
-    sessions.add(session);
+    sessions.set(session, { streams: 0, pingSentAt: 0 });
     session.once('close', () => sessions.delete(session));
     session.on('error', () => session.destroy());
     session.setTimeout(SESSION_IDLE_TIMEOUT_MS, () => session.close());
   });
-  return () => {
-    for (const session of sessions) session.close();
+  server.on('stream', (stream: http2.ServerHttp2Stream) => {
+    const state = sessions.get(stream.session as Http2Session);
+    if (state === undefined) return;
+    state.streams++;
+    stream.once('close', () => {
+      state.streams--;
+    });
+  });
+  const deadlineMs = Math.max(MIN_PING_DEADLINE_MS, keepAliveIntervalMs / 2);
+  const timer = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [session, state] of sessions) {
+        if (session.destroyed) {
+          sessions.delete(session);
+        } else if (state.pingSentAt !== 0) {
+          if (now - state.pingSentAt < deadlineMs) continue;
+          sessions.delete(session);
+          session.destroy();
+        } else if (state.streams > 0 && ping(session, state)) {
+          state.pingSentAt = now;
+        }
+      }
+    },
+    Math.max(MIN_LIVENESS_TICK_MS, Math.floor(keepAliveIntervalMs / 4)),
+  );
+  timer.unref();
+  return {
+    closeAll: () => {
+      for (const session of sessions.keys()) session.close();
+    },
+    stop: () => clearInterval(timer),
   };
+}
+
+/** Sends one PING whose answer clears `state.pingSentAt`; `false` if it could not be sent. */
+function ping(session: Http2Session, state: SessionState): boolean {
+  try {
+    return session.ping((error) => {
+      if (error === null) state.pingSentAt = 0;
+    });
+  } catch {
+    // A session already closing: its own close or the next round decides.
+    return false;
+  }
 }

@@ -62,6 +62,7 @@ describe('parseConfig', () => {
           REQUEST_TIMEOUT: '5',
           LOG_LEVEL: 'debug',
           SSE_WORKERS: '3',
+          H2C: 'on',
         },
         readFile,
       ),
@@ -87,6 +88,8 @@ describe('parseConfig', () => {
       limits: { maxHeaderBytes: 8192, requestTimeoutMs: 5000 },
       logLevel: 'debug',
       tls: undefined,
+      h2c: true,
+      h2cSource: 'configured',
       workers: 3,
       workersSource: 'configured',
     });

@@ -6,6 +6,7 @@ export type HttpErrorCode =
   | 'body_too_large'
   | 'headers_too_large'
   | 'request_timeout'
+  | 'expectation_failed'
   | 'bad_request'
   | 'unauthorized'
   | 'not_found'

@@ -1,4 +1,10 @@
-import { type ServerOptions, STATUS_CODES } from 'node:http';
+import {
+  type IncomingMessage,
+  type ServerOptions,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { MAX_PUBLISH_BODY_BYTES } from '@flagsmith-rt/protocol';
 import { CORS_ALLOW_ORIGIN } from './cors.js';
@@ -44,6 +50,9 @@ export function httpServerOptions(limits: HttpLimits): ServerOptions {
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.requestTimeoutMs,
     connectionsCheckingInterval: checkingIntervalFor(limits.requestTimeoutMs),
+    // Node would answer a missing Host with its own bare 400; the plugin answers it in
+    // the JSON error shape instead (found by the fuzz).
+    requireHostHeader: false,
   };
 }
 
@@ -71,6 +80,18 @@ export function fastifyLimitOptions(limits: HttpLimits = DEFAULT_HTTP_LIMITS) {
  */
 export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  // A request read in full before the broken bytes is still being answered (a publish
+  // awaiting its JetStream ack): its answer is the one the client waits for. Close the
+  // connection once it is sent instead of replacing it with a 400.
+  const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (pending && !pending.writableFinished && pending.req.complete) {
+    if (!pending.headersSent) pending.shouldKeepAlive = false;
+    if (!closingAfterResponse.has(socket)) {
+      closingAfterResponse.add(socket);
+      pending.once('finish', () => socket.destroySoon());
+    }
+    return;
+  }
   const httpError =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new HttpError(
@@ -93,4 +114,32 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     );
   }
   socket.destroy();
+}
+
+/** Sockets whose pending response closes them (parse errors repeat for every later chunk). */
+const closingAfterResponse = new WeakSet<Socket>();
+
+/**
+ * For a server's `checkExpectation` event (HTTP/1.1 and HTTP/2): an `Expect` other than
+ * `100-continue` gets `417` in the JSON error shape with CORS, where Node would send a bare
+ * `417`. The HTTP/1.1 connection closes after it, since the body was never read.
+ */
+export function expectationFailedHandler(
+  request: IncomingMessage | Http2ServerRequest,
+  response: ServerResponse | Http2ServerResponse,
+): void {
+  request.resume();
+  const error = new HttpError(
+    417,
+    'expectation_failed',
+    'Only "Expect: 100-continue" is supported; remove the Expect header.',
+  );
+  const body = JSON.stringify(error.toBody());
+  if ('shouldKeepAlive' in response) response.shouldKeepAlive = false;
+  response.writeHead(417, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'access-control-allow-origin': CORS_ALLOW_ORIGIN,
+  });
+  response.end(body);
 }

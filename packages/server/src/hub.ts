@@ -199,8 +199,8 @@ export class Hub {
   };
 
   /**
-   * Sends due keep-alives, closes subscribers blocked past the timeout and
-   * ends streams past their maximum age.
+   * Sends due keep-alives, closes subscribers blocked past the timeout, ends
+   * streams past their maximum age and drops subscribers whose sink was destroyed.
    */
   sweep(now: number): void {
     const keepAliveBefore = now - this.keepAliveIntervalMs;
@@ -208,6 +208,12 @@ export class Hub {
     let keepalives = 0;
     for (const set of this.environments.values()) {
       for (const subscriber of set) {
+        // A transport destroyed without a 'close' reaching us: the subscriber must not
+        // stay (a ghost holds a MAX_SUBSCRIBERS slot and is counted as served).
+        if (subscriber.sink.destroyed) {
+          this.remove(subscriber);
+          continue;
+        }
         // Ended by the drain, by age, or dropped: nothing more may be written.
         if (subscriber.closing) {
           // An aged-out stream whose client keeps its side open is cut after a grace period.

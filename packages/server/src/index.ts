@@ -18,6 +18,7 @@ export { type ErrorBody, HttpError, type HttpErrorCode, PluginOptionsError } fro
 export {
   clientErrorHandler,
   DEFAULT_HTTP_LIMITS,
+  expectationFailedHandler,
   fastifyLimitOptions,
   type HttpLimits,
   httpServerOptions,

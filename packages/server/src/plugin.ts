@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import { TokenVerifier } from './auth.js';
 import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './cors.js';
 import { errorHandlerFor, notFoundError, sendError } from './error-handler.js';
-import { PluginOptionsError } from './errors.js';
+import { HttpError, PluginOptionsError } from './errors.js';
 import { countHealthcheck, livezHandler, readyzHandler } from './health-routes.js';
 import { Hub } from './hub.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -65,8 +65,16 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     return sendError(reply, error);
   });
   // Callback-style hooks: an async hook costs a promise on every request.
-  fastify.addHook('onRequest', (_request, reply, done) => {
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(CORS_RESPONSE_HEADERS);
+    // [spec] RFC 9112 §3.2: a server must answer 400 to an HTTP/1.1 request without Host.
+    // Node's own check (requireHostHeader, turned off) would send a bare 400.
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      // Closed after the answer, as Node does: a client this broken may send anything next.
+      reply.raw.shouldKeepAlive = false;
+      sendError(reply, new HttpError(400, 'bad_request', 'The request has no Host header.'));
+      return;
+    }
     done();
   });
 

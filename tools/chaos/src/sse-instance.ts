@@ -164,7 +164,9 @@ export class SseInstance {
     this.tail = [];
     this.everything = [];
     let listening = false;
-    const [command, ...args] = [...parentDeathPrefix(), process.execPath, serviceMainPath()];
+    // CHAOS_SERVICE_NODE runs the service on another Node.js (e.g. .cache/node24/bin/node).
+    const node = process.env.CHAOS_SERVICE_NODE || process.execPath;
+    const [command, ...args] = [...parentDeathPrefix(), node, serviceMainPath()];
     const child = spawn(command!, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     trackChild(child);

@@ -21,6 +21,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     limits: { ...DEFAULT_HTTP_LIMITS },
     logLevel: 'silent',
     tls: undefined,
+    h2c: true,
+    h2cSource: 'configured',
     workers: 1,
     workersSource: 'configured',
     ...overrides,
