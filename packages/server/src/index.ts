@@ -20,7 +20,7 @@ export {
   type HttpLimits,
   httpServerOptions,
 } from './http-limits.js';
-export { Hub, type HubOptions, type SubscriberSnapshot } from './hub.js';
+export { Hub, type HubOptions, type SubscriberSnapshot, type UpdateFrame } from './hub.js';
 export { JetStreamBroker } from './jetstream-broker.js';
 export { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
 export { LatencySamples } from './latency.js';

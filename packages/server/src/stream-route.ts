@@ -1,5 +1,10 @@
 import type { Http2ServerRequest } from 'node:http2';
-import { encodeRetryFrame, parseEventId, validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import {
+  encodeChunk,
+  encodeRetryFrame,
+  parseEventId,
+  validateEnvironmentKey,
+} from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
 import type { Hub } from './hub.js';
@@ -27,6 +32,7 @@ export interface StreamQuery {
  */
 export function streamHandler(hub: Hub, options: ResolvedOptions) {
   const retryFrame = options.retryMs === undefined ? undefined : encodeRetryFrame(options.retryMs);
+  const retryChunk = retryFrame && encodeChunk(retryFrame);
   const retryAfter = { 'retry-after': String(options.retryAfterSeconds) };
 
   return (
@@ -52,13 +58,16 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
       throw refusal;
     }
 
+    // Every HTTP/1.1 stream is chunked; HTTP/1.0 has no chunked coding, HTTP/2 its own framing.
+    const chunked = http2Stream === undefined && request.raw.httpVersionMinor >= 1;
     const preamble: Uint8Array[] = [];
-    if (retryFrame) preamble.push(retryFrame);
+    if (retryFrame && retryChunk) preamble.push(chunked ? retryChunk : retryFrame);
     const latest = hub.broker.latest(environment);
     // [spec] A reconnecting EventSource sends the last `id:` it saw as Last-Event-ID;
     // the initial event is skipped unless the latest is newer.
     if (latest !== undefined && latest > (lastEventIdOf(request) ?? 0)) {
-      preamble.push(hub.frameFor(latest));
+      const frame = hub.frameFor(latest);
+      preamble.push(chunked ? frame.chunked : frame.plain);
       hub.counters.writesData++;
     }
 
@@ -67,9 +76,9 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     const sink =
       http2Stream !== undefined
         ? openHttp2Stream(http2Stream, preamble)
-        : openHttp1Stream(request.raw.socket, preamble);
+        : openHttp1Stream(request.raw.socket, preamble, chunked);
     // Registered in the same tick as latest() was read: no update can slip between.
-    if (sink) hub.add(sink, environment);
+    if (sink) hub.add(sink, environment, chunked);
   };
 }
 
