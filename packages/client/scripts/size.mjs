@@ -1,7 +1,8 @@
 // What a browser app ships for `import { subscribe } from '@flagsmith-rt/client'`: the built
 // package (dist/, as published) bundled with every dependency it pulls in (@flagsmith-rt/protocol),
-// esbuild --minify, then gzip -9. Fails over the budget, or when the figure in README.md is stale
-// (`--update` rewrites it). Runs in `check:packages`, after the build.
+// esbuild --minify, then gzip -9. Fails over the budget, or when the figure in README.md is more than
+// 2 % off (a change to the protocol package moves it a little; `--update` rewrites it). Runs in
+// `check:packages`, after the build.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -42,8 +43,9 @@ const readmeUrl = new URL('../README.md', import.meta.url);
 const readme = readFileSync(readmeUrl, 'utf8');
 const figure = /\*\*([\d,]+) bytes\*\* minified and gzipped/;
 const stated = Number(figure.exec(readme)?.[1]?.replaceAll(',', ''));
-if (stated !== gzipped) {
-  if (process.argv.includes('--update')) {
+const update = process.argv.includes('--update');
+if (update ? stated !== gzipped : !(Math.abs(stated - gzipped) <= gzipped * 0.02)) {
+  if (update) {
     writeFileSync(
       readmeUrl,
       readme.replace(figure, `**${gzipped.toLocaleString('en-US')} bytes** minified and gzipped`),
@@ -51,7 +53,7 @@ if (stated !== gzipped) {
     console.log(`README.md updated: ${stated} -> ${gzipped} B`);
   } else {
     console.error(
-      `README.md states ${stated} B; run \`pnpm --filter @flagsmith-rt/client size --update\` to correct it.`,
+      `README.md states ${stated} B, more than 2 % off; run \`pnpm --filter @flagsmith-rt/client size --update\` to correct it.`,
     );
     process.exitCode = 1;
   }
