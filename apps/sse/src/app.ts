@@ -64,6 +64,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     slowSubscriberTimeoutMs: config.slowSubscriberTimeoutMs,
     drainWindowMs: config.drainWindowMs,
     maxStreamAgeMs: config.maxStreamAgeMs,
+    refusalHoldMs: config.refusalHoldMs,
+    refusalHoldMax: config.refusalHoldMax,
     metrics: config.metricsEnabled && !workerMetrics,
     ...(config.maxSubscribers === undefined ? {} : { maxSubscribers: config.maxSubscribers }),
   });

@@ -5,6 +5,8 @@ import { createSecureContext } from 'node:tls';
 import { STREAM_SETTINGS, type StreamStorage } from '@flagsmith-rt/protocol';
 import {
   DEFAULT_HTTP_LIMITS,
+  DEFAULT_REFUSAL_HOLD_MAX,
+  DEFAULT_REFUSAL_HOLD_MS,
   type HttpLimits,
   type NatsCredentials,
   type NatsTlsOptions,
@@ -81,8 +83,16 @@ export interface AppConfig {
   drainWindowMs: number;
   /** `MAX_SUBSCRIBERS`. @defaultValue unlimited */
   maxSubscribers: number | undefined;
-  /** `MAX_STREAM_AGE` in ms (each stream ends after it, less up to 20 % jitter); 0 for never. @defaultValue 0 */
+  /**
+   * `MAX_STREAM_AGE` in ms (each stream ends after it, less up to 20 % jitter); 0 for never,
+   * else at least 1.25 s, so that an SDK that reconnects at once costs at most one request a second.
+   * @defaultValue 0
+   */
   maxStreamAgeMs: number;
+  /** `REFUSAL_HOLD_MS`: how long a refused stream request is held before its 503. @defaultValue 1000 */
+  refusalHoldMs: number;
+  /** `REFUSAL_HOLD_MAX`: refusals held at once; beyond, the connection is closed. @defaultValue 1000 */
+  refusalHoldMax: number;
   /** `METRICS_ENABLED`: serve `GET /metricsz`; `false` does no metrics work at all. @defaultValue true */
   metricsEnabled: boolean;
   /** `MAX_HEADER_SIZE` (bytes) and `REQUEST_TIMEOUT` (ms). @defaultValue 16384 bytes, 10000 ms */
@@ -149,6 +159,15 @@ export function parseConfig(
   const drainWindowMs = read.seconds('DRAIN_WINDOW', 5, true);
   const maxSubscribers = read.optionalInteger('MAX_SUBSCRIBERS', 1, Number.MAX_SAFE_INTEGER);
   const maxStreamAgeMs = read.seconds('MAX_STREAM_AGE', 0, true);
+  // Less the 20 % jitter, 1.25 s is a 1 s stream: a client reconnecting at once makes <= 1 request/s.
+  if (maxStreamAgeMs > 0 && maxStreamAgeMs < MIN_STREAM_AGE_MS) {
+    issue(
+      'MAX_STREAM_AGE',
+      `MAX_STREAM_AGE must be 0 (never) or at least ${MIN_STREAM_AGE_MS / 1000} seconds: SDKs that reconnect at once would otherwise reconnect more than once a second.`,
+    );
+  }
+  const refusalHoldMs = read.integer('REFUSAL_HOLD_MS', DEFAULT_REFUSAL_HOLD_MS, 0, 60_000);
+  const refusalHoldMax = read.integer('REFUSAL_HOLD_MAX', DEFAULT_REFUSAL_HOLD_MAX, 1, 1_000_000);
   const metricsEnabled = read.boolean('METRICS_ENABLED', true);
   const limits: HttpLimits = {
     maxHeaderBytes: read.integer(
@@ -210,6 +229,8 @@ export function parseConfig(
       drainWindowMs,
       maxSubscribers,
       maxStreamAgeMs,
+      refusalHoldMs,
+      refusalHoldMax,
       metricsEnabled,
       limits,
       logLevel,
@@ -224,6 +245,8 @@ export function parseConfig(
 
 /** Most `SSE_WORKERS` accepted. */
 const MAX_WORKERS = 256;
+/** The shortest non-zero `MAX_STREAM_AGE`, in ms. */
+const MIN_STREAM_AGE_MS = 1_250;
 
 function parseServerTls(
   read: Reader,

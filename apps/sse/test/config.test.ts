@@ -84,6 +84,8 @@ describe('parseConfig', () => {
       drainWindowMs: 0,
       maxSubscribers: 19000,
       maxStreamAgeMs: 600_000,
+      refusalHoldMs: 1000,
+      refusalHoldMax: 1000,
       metricsEnabled: false,
       limits: { maxHeaderBytes: 8192, requestTimeoutMs: 5000 },
       logLevel: 'debug',

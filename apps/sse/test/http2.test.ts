@@ -196,7 +196,12 @@ describe('HTTP/1.1 and HTTP/2 on one port', () => {
     await publish(base, 1735229890);
     const update = frame('1735229890.0');
     await waitFor(() => h2.body() === update, `the h2 update: ${h2.body()}`);
-    await waitFor(() => h1Text.endsWith(update), 'the h1 update over TLS');
+    // The raw HTTP/1.1 stream is chunked: the frame arrives as one chunk.
+    await waitFor(
+      () => h1Text.endsWith(`${update.length.toString(16)}\r\n${update}\r\n`),
+      'the h1 update over TLS',
+    );
+    expect(h1Text).toMatch(/\r\nTransfer-Encoding: chunked\r\n/);
     await waitFor(() => h2Curl.out().endsWith(update), `curl h2 update: ${h2Curl.out()}`);
     await waitFor(() => h1Curl.out().endsWith(update), `curl h1 update: ${h1Curl.out()}`);
     expect(h2Curl.out()).toMatch(/^HTTP\/2 200 \r\n/);

@@ -95,6 +95,39 @@ describe('operations configuration', () => {
   });
 });
 
+describe('refusal and stream-age configuration (REFUSAL.md)', () => {
+  it('parses REFUSAL_HOLD_MS and REFUSAL_HOLD_MAX, with defaults of 1000', () => {
+    const defaults = parseConfig({});
+    expect(defaults.ok && defaults.value).toMatchObject({
+      refusalHoldMs: 1000,
+      refusalHoldMax: 1000,
+    });
+    const set = parseConfig({ REFUSAL_HOLD_MS: '0', REFUSAL_HOLD_MAX: '50' });
+    expect(set.ok && set.value).toMatchObject({ refusalHoldMs: 0, refusalHoldMax: 50 });
+    const bad = parseConfig({ REFUSAL_HOLD_MS: '1.5', REFUSAL_HOLD_MAX: '0' });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(bad.errors.map((e) => e.variable).sort()).toEqual([
+      'REFUSAL_HOLD_MAX',
+      'REFUSAL_HOLD_MS',
+    ]);
+  });
+
+  it('refuses a MAX_STREAM_AGE under 1.25 s, which would reconnect a no-backoff SDK more than once a second', () => {
+    const short = parseConfig({ MAX_STREAM_AGE: '1' });
+    expect(short.ok).toBe(false);
+    if (short.ok) return;
+    expect(short.errors).toEqual([
+      expect.objectContaining({
+        variable: 'MAX_STREAM_AGE',
+        message: expect.stringContaining('1.25'),
+      }),
+    ]);
+    const shortest = parseConfig({ MAX_STREAM_AGE: '1.25' });
+    expect(shortest.ok && shortest.value.maxStreamAgeMs).toBe(1250);
+  });
+});
+
 describe('the service', () => {
   it('serves /metricsz by default and nothing there with METRICS_ENABLED=false', async () => {
     const on = await instance();

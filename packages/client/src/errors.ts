@@ -44,12 +44,14 @@ export class ConfigurationError extends RealtimeError {
 }
 
 /**
- * The stream endpoint answered with something other than `200 text/event-stream`.
- * `status` is the HTTP status; 5xx, 408 and 429 are retryable, anything else
- * is fatal (a `204` means the server asked the client to stop).
+ * The stream endpoint answered with something other than `200 text/event-stream`:
+ * it refused to serve the stream. `status` is the HTTP status; 5xx, 408 and 429
+ * are retryable, anything else is fatal (a `204` means the server asked the
+ * client to stop). Called `HttpError` before 0.2.0; renamed so that it is not
+ * mistaken for the server package's `HttpError`, which is a different class.
  */
-export class HttpError extends RealtimeError {
-  override name = 'HttpError';
+export class StreamRefusedError extends RealtimeError {
+  override name = 'StreamRefusedError';
   /** HTTP status of the response. */
   readonly status: number;
 

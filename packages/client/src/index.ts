@@ -9,9 +9,9 @@ export {
   ConnectionError,
   EventError,
   FetchFlagsError,
-  HttpError,
   RealtimeError,
   type RealtimeErrorCode,
+  StreamRefusedError,
 } from './errors.js';
 export type {
   ConnectionState,

@@ -30,52 +30,54 @@ export interface UpdateTrackerOptions {
 export class UpdateTracker {
   /** The latest timestamp the application is known to have. */
   baseline: number | undefined;
-  private pending: number | undefined;
-  private running = false;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private attempt = 0;
-  private closed = false;
-  private readonly abort = new AbortController();
+  readonly #options: UpdateTrackerOptions;
+  #pending: number | undefined;
+  #running = false;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #closed = false;
+  readonly #abort = new AbortController();
 
-  constructor(private readonly options: UpdateTrackerOptions) {
+  constructor(options: UpdateTrackerOptions) {
+    this.#options = options;
     this.baseline = options.baseline;
   }
 
   /** Handles a timestamp received from the stream. */
   receive(updatedAt: number): void {
-    if (this.closed || !this.isNewer(updatedAt)) return;
-    if (this.pending !== undefined && updatedAt <= this.pending) return;
-    if (!this.options.fetchFlags) {
-      this.advance(updatedAt);
+    if (this.#closed || !this.#isNewer(updatedAt)) return;
+    if (this.#pending !== undefined && updatedAt <= this.#pending) return;
+    if (!this.#options.fetchFlags) {
+      this.#advance(updatedAt);
       return;
     }
-    this.pending = updatedAt;
-    if (!this.running && this.retryTimer === undefined) void this.run();
+    this.#pending = updatedAt;
+    if (!this.#running && this.#retryTimer === undefined) void this.#run();
   }
 
   /** Stops fetching: aborts a fetch in flight and clears the retry timer. */
   close(): void {
-    this.closed = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.abort.abort();
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#abort.abort();
   }
 
-  private isNewer(updatedAt: number): boolean {
+  #isNewer(updatedAt: number): boolean {
     return this.baseline === undefined || updatedAt > this.baseline;
   }
 
-  private async run(): Promise<void> {
-    const fetchFlags = this.options.fetchFlags!;
-    this.running = true;
-    while (this.pending !== undefined && !this.closed) {
-      const target = this.pending;
+  async #run(): Promise<void> {
+    const fetchFlags = this.#options.fetchFlags!;
+    this.#running = true;
+    while (this.#pending !== undefined && !this.#closed) {
+      const target = this.#pending;
       try {
-        await fetchFlags(target, this.abort.signal);
+        await fetchFlags(target, this.#abort.signal);
       } catch (cause) {
-        this.running = false;
-        if (this.closed) return;
-        this.options.report(
+        this.#running = false;
+        if (this.#closed) return;
+        this.#options.report(
           new FetchFlagsError(
             'fetch_flags_failed',
             `fetchFlags failed for updated_at ${target}; retrying with backoff.`,
@@ -83,31 +85,33 @@ export class UpdateTracker {
             { cause },
           ),
         );
-        const { baseMs, capMs } = this.options.backoff;
-        this.retryTimer = setTimeout(
+        const { baseMs, capMs } = this.#options.backoff;
+        this.#retryTimer = setTimeout(
           () => {
-            this.retryTimer = undefined;
-            void this.run();
+            this.#retryTimer = undefined;
+            void this.#run();
           },
-          backoffDelay(this.attempt++, baseMs, capMs),
+          backoffDelay(this.#attempt++, baseMs, capMs),
         );
         return;
       }
-      if (this.closed) break;
-      this.attempt = 0;
+      if (this.#closed) break;
+      this.#attempt = 0;
       // Anything newer that arrived meanwhile stays pending: one more loop, one more fetch.
-      if (this.pending === target) this.pending = undefined;
-      if (this.isNewer(target)) this.advance(target);
+      if (this.#pending === target) this.#pending = undefined;
+      if (this.#isNewer(target)) this.#advance(target);
     }
-    this.running = false;
+    this.#running = false;
   }
 
-  private advance(updatedAt: number): void {
+  #advance(updatedAt: number): void {
     this.baseline = updatedAt;
     try {
-      this.options.onUpdate?.(updatedAt);
+      this.#options.onUpdate?.(updatedAt);
     } catch (cause) {
-      this.options.report(new CallbackError('callback_failed', 'onUpdate threw.', true, { cause }));
+      this.#options.report(
+        new CallbackError('callback_failed', 'onUpdate threw.', true, { cause }),
+      );
     }
   }
 }

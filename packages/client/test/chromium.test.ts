@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline';
 import { build } from 'esbuild';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type BridgeRuntime, describeFlagsmithBridge } from './flagsmith-scenarios.js';
+import type { BridgeHarness } from './harness/flagsmith-bridge.js';
 import type { Harness } from './harness/harness.js';
 import { type ClientRuntime, describeClientBehaviour } from './scenarios.js';
 import { startSse } from './support/sse-server.js';
@@ -19,27 +21,44 @@ interface PageGlobals {
   harness: Harness;
   liveTimers(): number;
 }
+/** What the bridge page's bundle (`browser/flagsmith-entry.ts`) puts on its global object. */
+interface BridgePageGlobals {
+  bridgeHarness: BridgeHarness;
+}
 
 let profileDir: string;
 let context: BrowserContext | undefined;
 let page: Page;
+let bridgePage: Page;
 let pageServer: Server;
 const pageErrors: string[] = [];
 
-beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [join(import.meta.dirname, 'browser', 'entry.ts')],
+/** Bundles one of the `browser/` entry points for a page, as an app's bundler would. */
+async function bundle(entry: string): Promise<string> {
+  const result = await build({
+    entryPoints: [join(import.meta.dirname, 'browser', entry)],
     bundle: true,
     format: 'iife',
     platform: 'browser',
     target: 'es2022',
     write: false,
   });
-  const script = bundle.outputFiles[0]!.text;
+  return result.outputFiles[0]!.text;
+}
+
+beforeAll(async () => {
+  const script = await bundle('entry.ts');
+  const bridgeScript = await bundle('flagsmith-entry.ts');
   // The page has its own origin, so the client's requests to the service are cross-origin (CORS applies).
   pageServer = createServer((req, res) => {
     if (req.url === '/client.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script);
+    } else if (req.url === '/flagsmith.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(bridgeScript);
+    } else if (req.url === '/flagsmith.html') {
+      res
+        .writeHead(200, { 'Content-Type': 'text/html' })
+        .end('<!doctype html><title>bridge</title><script src="/flagsmith.js"></script>');
     } else {
       res
         .writeHead(200, { 'Content-Type': 'text/html' })
@@ -69,6 +88,10 @@ beforeAll(async () => {
   page.on('pageerror', (error) => pageErrors.push(String(error)));
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.waitForFunction(() => 'harness' in globalThis);
+  bridgePage = await context.newPage();
+  bridgePage.on('pageerror', (error) => pageErrors.push(String(error)));
+  await bridgePage.goto(`http://127.0.0.1:${port}/flagsmith.html`);
+  await bridgePage.waitForFunction(() => 'bridgeHarness' in globalThis);
 });
 
 afterAll(async () => {
@@ -93,6 +116,27 @@ const chromiumRuntime: ClientRuntime = {
 };
 
 describeClientBehaviour('Chromium', () => chromiumRuntime);
+
+/** The real `flagsmith` SDK and the bridge in a Chromium page (the SDK's browser build). */
+const chromiumBridge: BridgeRuntime = {
+  start: (config) =>
+    bridgePage.evaluate(
+      (c) => (globalThis as unknown as BridgePageGlobals).bridgeHarness.start(c),
+      config,
+    ),
+  snapshot: (id) =>
+    bridgePage.evaluate(
+      (i) => (globalThis as unknown as BridgePageGlobals).bridgeHarness.snapshot(i),
+      id,
+    ),
+  close: (id) =>
+    bridgePage.evaluate(
+      (i) => (globalThis as unknown as BridgePageGlobals).bridgeHarness.close(i),
+      id,
+    ),
+};
+
+describeFlagsmithBridge('Chromium', () => chromiumBridge);
 
 it('examples/browser shows updates from the service and stops on close()', async () => {
   const sse = await startSse();

@@ -1,3 +1,4 @@
+import { encodeChunk } from './chunk.js';
 import { UPDATE_EVENT, UPDATED_AT_FIELD } from './constants.js';
 import { formatTimestamp } from './timestamp.js';
 
@@ -42,6 +43,8 @@ export function updateFrameText(updatedAt: number, options: UpdateFrameOptions =
 export const KEEPALIVE_FRAME_TEXT = ': ping\n\n';
 /** The keep-alive bytes. */
 export const KEEPALIVE_FRAME: Uint8Array = encoder.encode(KEEPALIVE_FRAME_TEXT);
+/** The keep-alive as one HTTP/1.1 chunk, for chunked streams. */
+export const KEEPALIVE_CHUNK: Uint8Array = encodeChunk(KEEPALIVE_FRAME);
 
 /** A `retry:` block, without `data:`, telling EventSource clients how long to wait before reconnecting. */
 export function encodeRetryFrame(milliseconds: number): Uint8Array {

@@ -1,9 +1,11 @@
+export { encodeChunk, LAST_CHUNK } from './chunk.js';
 export * from './constants.js';
 export { validateEnvironmentKey } from './environment-key.js';
 export {
   encodeRetryFrame,
   encodeUpdateData,
   encodeUpdateFrame,
+  KEEPALIVE_CHUNK,
   KEEPALIVE_FRAME,
   KEEPALIVE_FRAME_TEXT,
   type UpdateFrameOptions,

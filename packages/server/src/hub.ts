@@ -1,4 +1,10 @@
-import { encodeUpdateFrame, KEEPALIVE_FRAME } from '@flagsmith-rt/protocol';
+import {
+  encodeChunk,
+  encodeUpdateFrame,
+  KEEPALIVE_CHUNK,
+  KEEPALIVE_FRAME,
+  LAST_CHUNK,
+} from '@flagsmith-rt/protocol';
 import type { Broker, BrokerUpdate } from './broker.js';
 import { createCounters, type HubCounters } from './counters.js';
 import { startSweeper, sweepIntervalFor } from './keepalive.js';
@@ -42,11 +48,21 @@ export interface SubscriberSnapshot {
 /** Fan-outs waiting for a stored time are forgotten beyond this many (the stream never delivered them). */
 const MAX_UNSTAMPED = 10_000;
 
+/**
+ * The bytes of one update, built once per update: `plain` for HTTP/2 and
+ * HTTP/1.0 streams, `chunked` (the same frame as one HTTP/1.1 chunk) for the rest.
+ */
+export interface UpdateFrame {
+  readonly plain: Buffer;
+  readonly chunked: Buffer;
+}
+
 /** How long an aged-out stream may stay open after its end was sent. */
 const AGED_STREAM_GRACE_MS = 1_000;
 
 // [spec] A line starting with `:` is an SSE comment: clients ignore it, proxies see traffic.
 const KEEPALIVE = toBuffer(KEEPALIVE_FRAME);
+const KEEPALIVE_CHUNKED = toBuffer(KEEPALIVE_CHUNK);
 
 /**
  * The fan-out: environment -> open streams. Each update from the broker is
@@ -130,18 +146,20 @@ export class Hub {
     this.stopSweeper = undefined;
   }
 
-  /** The bytes of one update event, as a Buffer written unchanged to every stream. */
-  frameFor(updatedAt: number): Buffer {
-    return toBuffer(encodeUpdateFrame(updatedAt, this.frameOptions));
+  /** The bytes of one update event, both ways, each written unchanged to every stream of its kind. */
+  frameFor(updatedAt: number): UpdateFrame {
+    const plain = encodeUpdateFrame(updatedAt, this.frameOptions);
+    return { plain: toBuffer(plain), chunked: toBuffer(encodeChunk(plain)) };
   }
 
   /**
    * Registers a stream whose headers (and initial event) were already
-   * written. It is removed as soon as its socket closes.
+   * written; `chunked` if its body is HTTP/1.1 chunked. It is removed as soon
+   * as its socket closes.
    */
-  add(sink: StreamSink, environment: string): Subscriber {
+  add(sink: StreamSink, environment: string, chunked = false): Subscriber {
     const now = this.now();
-    const subscriber = new Subscriber(sink, environment, now);
+    const subscriber = new Subscriber(sink, environment, now, chunked);
     if (this.maxStreamAgeMs > 0) {
       // A deadline per stream, checked by the sweep: no timer per subscriber.
       subscriber.closeAt = now + this.maxStreamAgeMs * (1 - this.random() * this.streamAgeJitter);
@@ -175,7 +193,9 @@ export class Hub {
       }
       subscriber.lastWriteAt = now;
       subscriber.lastWriteKind = 'data';
-      if (!subscriber.sink.write(frame)) subscriber.blockedSince = now;
+      if (!subscriber.sink.write(subscriber.chunked ? frame.chunked : frame.plain)) {
+        subscriber.blockedSince = now;
+      }
       written++;
     }
     this.counters.writesData += written;
@@ -235,7 +255,8 @@ export class Hub {
         if (subscriber.lastWriteAt > keepAliveBefore) continue;
         subscriber.lastWriteAt = now;
         subscriber.lastWriteKind = 'keepalive';
-        if (!subscriber.sink.write(KEEPALIVE)) subscriber.blockedSince = now;
+        const keepalive = subscriber.chunked ? KEEPALIVE_CHUNKED : KEEPALIVE;
+        if (!subscriber.sink.write(keepalive)) subscriber.blockedSince = now;
         keepalives++;
       }
     }
@@ -262,7 +283,7 @@ export class Hub {
           subscriber.closing = true;
           // The drain destroys what did not close; the age sweep must not cut its flush.
           subscriber.closeAt = 0;
-          subscriber.sink.end();
+          endStream(subscriber);
         }
       }
     }
@@ -322,7 +343,7 @@ export class Hub {
       return;
     }
     subscriber.closeAt = now + AGED_STREAM_GRACE_MS;
-    subscriber.sink.end();
+    endStream(subscriber);
   }
 
   private onDrain(subscriber: Subscriber): void {
@@ -335,7 +356,9 @@ export class Hub {
     subscriber.lastWriteAt = now;
     subscriber.lastWriteKind = 'data';
     this.counters.writesData++;
-    if (!subscriber.sink.write(frame)) subscriber.blockedSince = now;
+    if (!subscriber.sink.write(subscriber.chunked ? frame.chunked : frame.plain)) {
+      subscriber.blockedSince = now;
+    }
   }
 
   private onError(subscriber: Subscriber): void {
@@ -349,6 +372,12 @@ export class Hub {
     if (set.size === 0) this.environments.delete(subscriber.environment);
     this.active--;
   }
+}
+
+/** Ends a stream gracefully: a chunked body with its last-chunk, so the client sees a complete response. */
+function endStream(subscriber: Subscriber): void {
+  if (subscriber.chunked) subscriber.sink.end(LAST_CHUNK);
+  else subscriber.sink.end();
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {

@@ -23,7 +23,7 @@ export {
   type HttpLimits,
   httpServerOptions,
 } from './http-limits.js';
-export { Hub, type HubOptions, type SubscriberSnapshot } from './hub.js';
+export { Hub, type HubOptions, type SubscriberSnapshot, type UpdateFrame } from './hub.js';
 export { JetStreamBroker } from './jetstream-broker.js';
 export { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
 export { LatencySamples } from './latency.js';
@@ -41,6 +41,8 @@ export type {
 } from './nats-options.js';
 export {
   DEFAULT_DRAIN_WINDOW_MS,
+  DEFAULT_REFUSAL_HOLD_MAX,
+  DEFAULT_REFUSAL_HOLD_MS,
   DEFAULT_RETRY_AFTER_SECONDS,
   DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS,
   DEFAULT_STREAM_AGE_JITTER,

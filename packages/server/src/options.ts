@@ -39,6 +39,21 @@ export interface FlagsmithRealtimeOptions {
    */
   retryAfterSeconds?: number;
   /**
+   * How long a refused stream request (drain, broker unavailable,
+   * `maxSubscribers`) is held before its `503` is sent, so that a client that
+   * reconnects with no delay (the Flagsmith Python SDK) costs about one
+   * request per second; `0` answers at once.
+   * @defaultValue 1000
+   */
+  refusalHoldMs?: number;
+  /**
+   * At most this many refusals are held at once; beyond it a refused
+   * request's connection is closed instead (clients treat that as an error
+   * and back off).
+   * @defaultValue 1000
+   */
+  refusalHoldMax?: number;
+  /**
    * On close, streams are ended in batches spread over this window.
    * @defaultValue 5000
    */
@@ -72,6 +87,10 @@ export type ResolvedOptions = Required<
 
 /** Default of {@link FlagsmithRealtimeOptions.slowSubscriberTimeoutMs}. */
 export const DEFAULT_SLOW_SUBSCRIBER_TIMEOUT_MS = 30_000;
+/** Default of {@link FlagsmithRealtimeOptions.refusalHoldMs}. */
+export const DEFAULT_REFUSAL_HOLD_MS = 1_000;
+/** Default of {@link FlagsmithRealtimeOptions.refusalHoldMax}. */
+export const DEFAULT_REFUSAL_HOLD_MAX = 1_000;
 /** Default of {@link FlagsmithRealtimeOptions.retryAfterSeconds}. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** Default of {@link FlagsmithRealtimeOptions.streamAgeJitter}. */
@@ -90,6 +109,8 @@ export function resolveOptions(options: FlagsmithRealtimeOptions): ResolvedOptio
     eventIds: options.eventIds ?? true,
     maxSubscribers: options.maxSubscribers,
     retryAfterSeconds: options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+    refusalHoldMs: options.refusalHoldMs ?? DEFAULT_REFUSAL_HOLD_MS,
+    refusalHoldMax: options.refusalHoldMax ?? DEFAULT_REFUSAL_HOLD_MAX,
     drainWindowMs: options.drainWindowMs ?? DEFAULT_DRAIN_WINDOW_MS,
     maxStreamAgeMs: options.maxStreamAgeMs ?? 0,
     streamAgeJitter: options.streamAgeJitter ?? DEFAULT_STREAM_AGE_JITTER,
@@ -104,6 +125,8 @@ export function resolveOptions(options: FlagsmithRealtimeOptions): ResolvedOptio
   if (resolved.retryMs !== undefined) wholeNumber('retryMs', resolved.retryMs);
   if (resolved.maxSubscribers !== undefined) wholeNumber('maxSubscribers', resolved.maxSubscribers);
   wholeNumber('retryAfterSeconds', resolved.retryAfterSeconds);
+  wholeNumber('refusalHoldMs', resolved.refusalHoldMs);
+  wholeNumber('refusalHoldMax', resolved.refusalHoldMax);
   if (!(resolved.drainWindowMs >= 0)) {
     throw new PluginOptionsError('flagsmithRealtime: `drainWindowMs` must be 0 or more.');
   }

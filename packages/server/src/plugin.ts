@@ -25,6 +25,7 @@ import {
   requireToken,
   unauthorizedError,
 } from './publish-route.js';
+import { RefusalHolds } from './refusal-hold.js';
 import { type EnvironmentParams, type StreamQuery, streamHandler } from './stream-route.js';
 
 declare module 'fastify' {
@@ -48,6 +49,7 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     streamAgeJitter: options.streamAgeJitter,
   });
   const verifier = new TokenVerifier(options.authToken);
+  const holds = new RefusalHolds(options.refusalHoldMs, options.refusalHoldMax);
   const metrics = options.metrics ? createMetricsRegistry(hub) : undefined;
   fastify.decorate('realtimeHub', hub);
   fastify.decorate('realtimeMetrics', metrics);
@@ -82,7 +84,7 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
   fastify.get<{ Params: EnvironmentParams; Querystring: StreamQuery }>(
     STREAM_ROUTE,
     { exposeHeadRoute: false },
-    streamHandler(hub, options),
+    streamHandler(hub, options, holds),
   );
   fastify.register((child, _opts, childDone) => {
     // Read every body raw, whatever its content type (or none): the handler parses it.
@@ -112,7 +114,10 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
   fastify.addHook('onReady', async () => hub.start());
   // preClose runs before Fastify closes the server, which waits for every
   // connection: readiness turns 503 at once, then streams end over the window.
-  fastify.addHook('preClose', async () => hub.drain(options.drainWindowMs));
+  fastify.addHook('preClose', async () => {
+    await hub.drain(options.drainWindowMs);
+    holds.releaseAll(); // refusals are held during the drain, not through the close
+  });
   fastify.addHook('onClose', async () => hub.stop());
 };
 

@@ -3,14 +3,18 @@ import { CORS_ALLOW_ORIGIN } from './cors.js';
 import type { StreamSink } from './subscriber.js';
 
 /**
- * The response head of a stream, written by hand on the raw socket. No
- * `Content-Length` and no `Transfer-Encoding`: the body is every byte until
- * the connection closes (RFC 9112 §6.3, rule 8), so each event goes out as
- * its own bytes with no chunk framing around it. `Connection: close` says so
- * to the client and to proxies: the connection cannot be reused after a
- * close-delimited body (RFC 9112 §9.3, §9.6). Never compressed.
+ * The response head of a stream, written by hand on the raw socket. Never
+ * compressed, and `Connection: close`: the socket is the stream's, it is
+ * closed when the stream ends and never reused (RFC 9112 §9.6).
+ *
+ * `chunked` (every HTTP/1.1 request): `Transfer-Encoding: chunked`, so a
+ * client that reads in fixed-size blocks (the Python SDK via urllib3) gets
+ * each event as soon as its chunk arrives. Each chunk is prebuilt with its
+ * frame, so this costs no extra write. Otherwise (HTTP/1.0, which has no
+ * chunked coding, RFC 9112 §7.1) the body is close-delimited: every byte until
+ * the connection closes (RFC 9112 §6.3, rule 8).
  */
-export function streamHead(date: Date): string {
+export function streamHead(date: Date, chunked: boolean): string {
   // [spec] text/event-stream is the only content type an EventSource accepts.
   return (
     'HTTP/1.1 200 OK\r\n' +
@@ -19,6 +23,7 @@ export function streamHead(date: Date): string {
     'X-Accel-Buffering: no\r\n' +
     `Access-Control-Allow-Origin: ${CORS_ALLOW_ORIGIN}\r\n` +
     `Date: ${date.toUTCString()}\r\n` +
+    (chunked ? 'Transfer-Encoding: chunked\r\n' : '') +
     'Connection: close\r\n' +
     '\r\n'
   );
@@ -26,15 +31,17 @@ export function streamHead(date: Date): string {
 
 /**
  * Takes over the socket of an HTTP/1.x request and writes the head and the
- * first frames (`retry:`, initial event) in a single write. Returns the
- * socket as the stream's sink, or `undefined` if the client already left.
+ * first frames (`retry:`, initial event; already chunked if `chunked`) in a
+ * single write. Returns the socket as the stream's sink, or `undefined` if the
+ * client already left.
  */
 export function openHttp1Stream(
   socket: Socket,
   preamble: readonly Uint8Array[],
+  chunked: boolean,
 ): StreamSink | undefined {
   if (socket.destroyed || !socket.writable) return undefined;
-  const head = Buffer.from(streamHead(new Date()), 'latin1');
+  const head = Buffer.from(streamHead(new Date(), chunked), 'latin1');
   socket.write(preamble.length === 0 ? head : Buffer.concat([head, ...preamble]));
   return socket;
 }

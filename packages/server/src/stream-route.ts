@@ -1,10 +1,16 @@
-import type { Http2ServerRequest } from 'node:http2';
-import { encodeRetryFrame, parseEventId, validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import { type Http2ServerRequest, constants as http2Constants } from 'node:http2';
+import {
+  encodeChunk,
+  encodeRetryFrame,
+  parseEventId,
+  validateEnvironmentKey,
+} from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { brokerUnavailableMessage } from './broker.js';
 import { HttpError } from './errors.js';
 import type { Hub } from './hub.js';
 import type { ResolvedOptions } from './options.js';
+import type { RefusalHolds } from './refusal-hold.js';
 import { openHttp2Stream } from './stream-h2.js';
 import { openHttp1Stream } from './stream-head.js';
 
@@ -26,14 +32,17 @@ export interface StreamQuery {
  * or the HTTP/2 stream, writes the head, `retry:` and the initial event, and
  * hands it to the hub.
  */
-export function streamHandler(hub: Hub, options: ResolvedOptions) {
+export function streamHandler(hub: Hub, options: ResolvedOptions, holds: RefusalHolds) {
   const retryFrame = options.retryMs === undefined ? undefined : encodeRetryFrame(options.retryMs);
+  const retryChunk = retryFrame && encodeChunk(retryFrame);
   const retryAfter = { 'retry-after': String(options.retryAfterSeconds) };
+  // A refused HTTP/1.1 connection is not reused (HTTP/2 forbids the field).
+  const retryAfterClose = { ...retryAfter, connection: 'close' };
 
   return (
     request: FastifyRequest<{ Params: EnvironmentParams; Querystring: StreamQuery }>,
     reply: FastifyReply,
-  ): void => {
+  ): void | Promise<void> => {
     const key = validateEnvironmentKey(request.params.environment);
     if (!key.ok) throw new HttpError(400, key.error.code, key.error.message);
     const environment = key.value;
@@ -46,20 +55,23 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
         `HTTP/${request.raw.httpVersion} is not spoken in an HTTP/1 request; use HTTP/1.1, or HTTP/2 framing.`,
       );
     }
-    const refusal = admissionError(hub, options, retryAfter);
+    const refusal = admissionError(hub, options, http2Stream ? retryAfter : retryAfterClose);
     if (refusal) {
       if (refusal.code === 'too_many_subscribers') hub.counters.shedMaxSubscribers++;
       else hub.counters.shedUnavailable++;
-      throw refusal;
+      return holdThenRefuse(holds, reply, refusal);
     }
 
+    // Every HTTP/1.1 stream is chunked; HTTP/1.0 has no chunked coding, HTTP/2 its own framing.
+    const chunked = http2Stream === undefined && request.raw.httpVersionMinor >= 1;
     const preamble: Uint8Array[] = [];
-    if (retryFrame) preamble.push(retryFrame);
+    if (retryFrame && retryChunk) preamble.push(chunked ? retryChunk : retryFrame);
     const latest = hub.broker.latest(environment);
     // [spec] A reconnecting EventSource sends the last `id:` it saw as Last-Event-ID;
     // the initial event is skipped unless the latest is newer.
     if (latest !== undefined && latest > (lastEventIdOf(request) ?? 0)) {
-      preamble.push(hub.frameFor(latest));
+      const frame = hub.frameFor(latest);
+      preamble.push(chunked ? frame.chunked : frame.plain);
       hub.counters.writesData++;
     }
 
@@ -68,10 +80,38 @@ export function streamHandler(hub: Hub, options: ResolvedOptions) {
     const sink =
       http2Stream !== undefined
         ? openHttp2Stream(http2Stream, preamble)
-        : openHttp1Stream(request.raw.socket, preamble);
+        : openHttp1Stream(request.raw.socket, preamble, chunked);
     // Registered in the same tick as latest() was read: no update can slip between.
-    if (sink) hub.add(sink, environment);
+    if (sink) hub.add(sink, environment, chunked);
   };
+}
+
+/**
+ * Answers `refusal` after the hold (REFUSAL.md), so that SDKs that reconnect
+ * with no delay cannot turn refusals into a storm. Over the bound, the
+ * connection (HTTP/2: the stream) is closed unanswered; a client that left
+ * during the hold gets nothing.
+ */
+function holdThenRefuse(
+  holds: RefusalHolds,
+  reply: FastifyReply,
+  refusal: HttpError,
+): Promise<void> | undefined {
+  const held = holds.hold((release) => reply.raw.once('close', release));
+  if (held === undefined) {
+    reply.hijack();
+    const http2Stream = (reply.request.raw as { stream?: Http2ServerRequest['stream'] }).stream;
+    if (http2Stream) http2Stream.close(http2Constants.NGHTTP2_REFUSED_STREAM);
+    else reply.request.raw.socket.destroy();
+    return undefined;
+  }
+  return held.then(() => {
+    if (reply.raw.destroyed) {
+      reply.hijack();
+      return;
+    }
+    throw refusal;
+  });
 }
 
 function admissionError(

@@ -6,8 +6,10 @@
 export interface StreamSink {
   /** Writes one frame; `false` means the kernel and user buffers are full: wait for `drain`. */
   write(chunk: Uint8Array): boolean;
-  /** Ends the stream after flushing (the SSE body ends when the connection closes). */
+  /** Ends the stream after flushing. */
   end(): void;
+  /** Writes `chunk` (a chunked body's last-chunk), then ends the stream after flushing. */
+  end(chunk: Uint8Array): void;
   /** Closes the connection at once. */
   destroy(): void;
   /** Bytes queued in user space, not yet handed to the kernel. */
@@ -31,6 +33,8 @@ export class Subscriber {
   readonly sink: StreamSink;
   /** The validated environment key. */
   readonly environment: string;
+  /** The body is HTTP/1.1 chunked: write the chunked frames and end with the last-chunk. */
+  readonly chunked: boolean;
   /** When something was last written, epoch ms (drives keep-alives). */
   lastWriteAt: number;
   /** What was written last. */
@@ -44,9 +48,10 @@ export class Subscriber {
   /** When the stream is ended for its age, epoch ms; 0 for never. */
   closeAt = 0;
 
-  constructor(sink: StreamSink, environment: string, now: number) {
+  constructor(sink: StreamSink, environment: string, now: number, chunked: boolean) {
     this.sink = sink;
     this.environment = environment;
+    this.chunked = chunked;
     this.lastWriteAt = now;
   }
 }

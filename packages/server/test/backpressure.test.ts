@@ -109,7 +109,10 @@ describe('a subscriber that stops reading', () => {
     stalled.socket.resume();
     const text = await waitFor(() => {
       const t = Buffer.concat(chunks).toString('latin1');
-      return t.endsWith(`data: {"updated_at": ${BASE + last}.0}\nid: ${BASE + last}.0\n\n`) && t;
+      // The frame's chunk ends with CRLF after the frame.
+      return (
+        t.endsWith(`data: {"updated_at": ${BASE + last}.0}\nid: ${BASE + last}.0\n\n\r\n`) && t
+      );
     }, 'the newest update after the backlog');
     const seen = timestampsIn(text);
     // The backlog arrives in order, then the newest pending one; the ones in between were skipped.

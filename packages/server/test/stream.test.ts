@@ -8,8 +8,16 @@ import { waitFor } from './helpers/wait-for.js';
 const ENV = 'n9fbf9h3v4fFgH3U3ngWhb';
 const FRAME =
   'event: environment_updated\ndata: {"updated_at": 1735229888.76}\nid: 1735229888.76\n\n';
-const HEAD_PATTERN =
-  /^HTTP\/1\.1 200 OK\r\nContent-Type: text\/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nAccess-Control-Allow-Origin: \*\r\nDate: [A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT\r\nConnection: close\r\n\r\n/;
+const HEAD_START =
+  'HTTP\\/1\\.1 200 OK\\r\\nContent-Type: text\\/event-stream\\r\\nCache-Control: no-cache\\r\\nX-Accel-Buffering: no\\r\\nAccess-Control-Allow-Origin: \\*\\r\\nDate: [A-Z][a-z]{2}, \\d{2} [A-Z][a-z]{2} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT\\r\\n';
+/** The head of an HTTP/1.1 stream: chunked (PROTOCOL.md "The stream"). */
+const HEAD_PATTERN = new RegExp(
+  `^${HEAD_START}Transfer-Encoding: chunked\\r\\nConnection: close\\r\\n\\r\\n`,
+);
+/** The head of an HTTP/1.0 stream: close-delimited, no chunked coding in HTTP/1.0. */
+const HTTP10_HEAD_PATTERN = new RegExp(`^${HEAD_START}Connection: close\\r\\n\\r\\n`);
+/** FRAME as one HTTP/1.1 chunk. */
+const FRAME_CHUNK = `${FRAME.length.toString(16)}\r\n${FRAME}\r\n`;
 
 let app: FastifyInstance | undefined;
 const clients: RawClient[] = [];
@@ -41,18 +49,18 @@ async function streamsOpen(count: number): Promise<void> {
 }
 
 describe('the stream, byte for byte', () => {
-  it('writes the head with no length or chunking, then each update as its exact bytes', async () => {
+  it('writes a chunked head with no length, then each update as one chunk of its exact bytes', async () => {
     const { broker, port } = await start();
     const client = await subscribe(port);
     await client.until((t) => t.includes('\r\n\r\n'), 'the head');
-    expect(client.text).toMatch(HEAD_PATTERN);
-    expect(client.text.toLowerCase()).not.toContain('transfer-encoding');
-    expect(client.text.toLowerCase()).not.toContain('content-length');
+    expect(client.raw).toMatch(HEAD_PATTERN);
+    expect(client.raw.toLowerCase()).not.toContain('content-length');
     expect(client.body).toBe('');
     await streamsOpen(1);
 
     await broker.publish(ENV, 1735229888.76);
     await client.until((t) => t.endsWith(FRAME), 'the update');
+    expect(client.raw.slice(client.raw.indexOf('\r\n\r\n') + 4)).toBe(FRAME_CHUNK);
     expect(client.body).toBe(FRAME);
     await broker.publish(ENV, 1735229890);
     await client.until((t) => t.endsWith('1735229890.0\n\n'), 'the second update');
@@ -143,6 +151,10 @@ describe('keep-alive', () => {
     const client = await subscribe(port);
     await client.until((t) => t.split(': ping\n\n').length > 3, 'three keep-alives', 2000);
     expect(client.body).toMatch(/^(: ping\n\n)+$/);
+    // Each keep-alive is its own prebuilt chunk.
+    expect(client.raw.slice(client.raw.indexOf('\r\n\r\n') + 4)).toMatch(
+      /^(8\r\n: ping\n\n\r\n)+$/,
+    );
     expect(app?.realtimeHub.counters.writesKeepalive).toBeGreaterThanOrEqual(3);
   });
 
@@ -186,7 +198,10 @@ describe('request variants', () => {
     );
     clients.push(client);
     await client.until((t) => t.endsWith(FRAME), 'the initial event');
-    expect(client.text).toMatch(HEAD_PATTERN);
+    // HTTP/1.0 has no chunked coding: the body is close-delimited, the frame its exact bytes.
+    expect(client.raw).toMatch(HTTP10_HEAD_PATTERN);
+    expect(client.raw.toLowerCase()).not.toContain('transfer-encoding');
+    expect(client.body).toBe(FRAME);
   });
 
   it('answers 400 to an HTTP/1 request line that claims HTTP/2.0, and opens nothing', async () => {
@@ -273,6 +288,8 @@ describe('closing', () => {
     await closing;
     app = undefined;
     endedAt.sort((x, y) => x - y);
+    // [spec] A graceful end of a chunked body is the last-chunk (RFC 9112 §7.1): a complete response.
+    for (const s of streams) expect(s.raw).toMatch(/\r\n\r\n0\r\n\r\n$/);
     // Batches go out across the window, not all at once.
     expect(endedAt[0]).toBeLessThan(200);
     expect(endedAt[endedAt.length - 1]).toBeGreaterThanOrEqual(400);

@@ -17,6 +17,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     drainWindowMs: 0,
     maxSubscribers: undefined,
     maxStreamAgeMs: 0,
+    refusalHoldMs: 1000,
+    refusalHoldMax: 1000,
     metricsEnabled: true,
     limits: { ...DEFAULT_HTTP_LIMITS },
     logLevel: 'silent',

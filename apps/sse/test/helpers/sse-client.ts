@@ -39,9 +39,14 @@ export class SseClient {
     return new SseClient(socket);
   }
 
-  /** Everything received, as text. */
-  get text(): string {
+  /** Every byte received, as text, chunk framing included. */
+  get raw(): string {
     return Buffer.concat(this.chunks).toString('latin1');
+  }
+
+  /** The head and the body received, as text; a chunked body as its complete chunks' payloads. */
+  get text(): string {
+    return dechunk(this.raw);
   }
 
   /** The body after the response head. */
@@ -74,4 +79,30 @@ export class SseClient {
 /** The exact bytes of an update event with its id. */
 export function frame(updatedAt: string): string {
   return `event: environment_updated\ndata: {"updated_at": ${updatedAt}}\nid: ${updatedAt}\n\n`;
+}
+
+/**
+ * `head + payloads` of a response whose head says `Transfer-Encoding: chunked`
+ * (complete chunks only); any other text as is. Throws on a malformed chunk.
+ */
+function dechunk(text: string): string {
+  const headEnd = text.indexOf('\r\n\r\n');
+  if (headEnd < 0 || !/\r\ntransfer-encoding: chunked\r\n/i.test(text.slice(0, headEnd + 2))) {
+    return text;
+  }
+  let out = text.slice(0, headEnd + 4);
+  let at = headEnd + 4;
+  for (;;) {
+    const lineEnd = text.indexOf('\r\n', at);
+    if (lineEnd < 0) return out;
+    const size = Number.parseInt(text.slice(at, lineEnd), 16);
+    if (!/^[0-9a-f]+$/.test(text.slice(at, lineEnd))) throw new Error('bad chunk size line');
+    const dataEnd = lineEnd + 2 + size;
+    if (text.length < dataEnd + 2) return out;
+    if (text.slice(dataEnd, dataEnd + 2) !== '\r\n')
+      throw new Error('chunk data not followed by CRLF');
+    if (size === 0) return out;
+    out += text.slice(lineEnd + 2, dataEnd);
+    at = dataEnd + 2;
+  }
 }

@@ -39,12 +39,20 @@ export class RawClient {
     return RawClient.open(port, lines.join('\r\n'));
   }
 
-  /** Everything received so far, as latin1 text. */
-  get text(): string {
+  /** Every byte received so far, as latin1 text, chunk framing included. */
+  get raw(): string {
     return Buffer.concat(this.chunks).toString('latin1');
   }
 
-  /** The body received so far (after the head). */
+  /**
+   * The head and the body received so far, as latin1 text; a chunked body is
+   * shown as its complete chunks' payloads, so frames read the same either way.
+   */
+  get text(): string {
+    return dechunk(this.raw);
+  }
+
+  /** The body received so far (after the head), chunk framing removed. */
   get body(): string {
     const text = this.text;
     const end = text.indexOf('\r\n\r\n');
@@ -68,5 +76,34 @@ export class RawClient {
   /** Closes the connection from the client side. */
   close(): void {
     this.socket.destroy();
+  }
+}
+
+/**
+ * `head + payloads` of a response whose head says `Transfer-Encoding: chunked`
+ * (complete chunks only; the last-chunk adds nothing); any other text as is.
+ * Throws on a malformed chunk, so a framing bug fails the test that sees it.
+ */
+export function dechunk(text: string): string {
+  const headEnd = text.indexOf('\r\n\r\n');
+  if (headEnd < 0 || !/\r\ntransfer-encoding: chunked\r\n/i.test(text.slice(0, headEnd + 2))) {
+    return text;
+  }
+  let out = text.slice(0, headEnd + 4);
+  let at = headEnd + 4;
+  for (;;) {
+    const lineEnd = text.indexOf('\r\n', at);
+    if (lineEnd < 0) return out;
+    const sizeText = text.slice(at, lineEnd);
+    if (!/^[0-9a-f]+$/.test(sizeText))
+      throw new Error(`bad chunk size line ${JSON.stringify(sizeText)}`);
+    const size = Number.parseInt(sizeText, 16);
+    const dataEnd = lineEnd + 2 + size;
+    if (text.length < dataEnd + 2) return out;
+    if (text.slice(dataEnd, dataEnd + 2) !== '\r\n')
+      throw new Error('chunk data not followed by CRLF');
+    if (size === 0) return out;
+    out += text.slice(lineEnd + 2, dataEnd);
+    at = dataEnd + 2;
   }
 }
