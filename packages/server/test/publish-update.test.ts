@@ -162,6 +162,49 @@ describe('publishUpdate (direct publisher)', () => {
   });
 });
 
+describe('the NATS permissions of a direct publisher (docs/operations.md)', () => {
+  it('publishes and reads the last message with only the documented permissions', async () => {
+    // The service user may do everything; the publisher only what the docs list.
+    await using secured = await startNatsServer({
+      config: `authorization { users: [
+        { user: "service", password: "service-pass" },
+        { user: "publisher", password: "publisher-pass", permissions: {
+          publish: { allow: [
+            "flagsmith.environment.>",
+            "$JS.API.DIRECT.GET.environments-stream.flagsmith.environment.>"
+          ] }
+          subscribe: { allow: [ "_INBOX.>" ] }
+        } }
+      ] }`,
+    });
+    const broker = await startJetStreamBroker([secured.url], brokers, {
+      credentials: { user: 'service', pass: 'service-pass' },
+    });
+    const nc = await connect({ servers: secured.url, user: 'publisher', pass: 'publisher-pass' });
+    connections.push(nc);
+    const violations: string[] = [];
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'error') violations.push(String(status.error));
+      }
+    })();
+    const js = jetstream(nc, { timeout: 2_000 });
+    const env = newEnvironment();
+    expect(await publishUpdate(js, env, 1735229888.76)).toBe('published');
+    // The service writes a newer one: the publisher reads it back and decides.
+    expect(await broker.publish(env, 1735229999)).toBe('published');
+    expect(await publishUpdate(js, env, 1735229900)).toBe('stale');
+    expect(await publishUpdate(js, env, 1735230000)).toBe('published');
+    await waitFor(() => broker.latest(env) === 1735230000, 'the follower at the direct write');
+    expect(violations).toEqual([]);
+    // Nothing beyond that: deleting the stream is refused.
+    const refused = await (await js.jetstreamManager(false)).streams
+      .delete(STREAM_SETTINGS.name)
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Error);
+  });
+});
+
 describe('the follower tolerates careless direct writers', () => {
   it('an older raw write moves nothing backwards, and the stream gets the newest back', async () => {
     const errors: NatsOperation[] = [];
