@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 from datetime import datetime, timezone
 
 import nats
@@ -29,6 +30,8 @@ MILLISECONDS_THRESHOLD = 2e10
 # JetStream's err_code for "wrong last sequence": another writer moved the subject.
 WRONG_LAST_SEQUENCE = {10071, 10164}
 MAX_ATTEMPTS = 5
+# A key becomes a subject token: only these characters, 1 to 128 of them.
+ENVIRONMENT_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def to_seconds(value):
@@ -67,6 +70,8 @@ async def read_last(js, subject):
 
 async def publish_update(js, environment_key, updated_at):
     """Writes one update with compare-and-set; returns published, duplicate or stale."""
+    if not ENVIRONMENT_KEY.fullmatch(environment_key):
+        raise ValueError(f"not an environment key: {environment_key!r}")
     seconds = to_seconds(updated_at)
     subject = SUBJECT_PREFIX + environment_key
     # The same bytes the service writes, e.g. {"updated_at": 1735229888.76}.
