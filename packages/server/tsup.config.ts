@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // `jetstream` is the Fastify-free subpath export for direct publishers.
+  entry: ['src/index.ts', 'src/jetstream.ts'],
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -36,6 +36,18 @@ export const SUBJECT_PREFIX = 'flagsmith.environment.';
 /** Subject filter that covers every environment. */
 export const ALL_ENVIRONMENTS_SUBJECT = `${SUBJECT_PREFIX}>`;
 
+/**
+ * Header that makes JetStream drop a repeated write of the same update within
+ * the stream's duplicate window. Its value is {@link messageIdFor}.
+ */
+export const MSG_ID_HEADER = 'Nats-Msg-Id';
+/**
+ * Header that makes JetStream refuse a write unless the subject's last message
+ * still has this stream sequence (`0`: the subject holds no message). Writers
+ * use it for compare-and-set, so a concurrent newer write is never replaced.
+ */
+export const EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER = 'Nats-Expected-Last-Subject-Sequence';
+
 /** How long the latest timestamp of an environment is remembered (by receive time). */
 export const LATEST_TTL_MS = 60 * 60 * 1000;
 

@@ -22,6 +22,7 @@ export { queueChangePath, streamPath } from './paths.js';
 export { fail, ok, type ProtocolError, type ProtocolErrorCode, type Result } from './result.js';
 export { environmentOfSubject, messageIdFor, subjectFor } from './subject.js';
 export {
+  formatIsoTimestamp,
   formatTimestamp,
   MILLISECONDS_THRESHOLD,
   parseUpdatedAt,

@@ -1,7 +1,7 @@
 import { UPDATED_AT_FIELD } from './constants.js';
 import { encodeUpdateData } from './frame.js';
 import { fail, ok, type Result } from './result.js';
-import { checkSeconds, parseUpdatedAt } from './timestamp.js';
+import { formatIsoTimestamp, MILLISECONDS_THRESHOLD, parseUpdatedAt } from './timestamp.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -43,15 +43,26 @@ export function parsePublishPayload(parsed: unknown): Result<{ updatedAt: number
   return result.ok ? ok({ updatedAt: result.value }) : result;
 }
 
-/** The NATS message payload of an update (the same JSON as the event's `data:`). */
+/**
+ * The NATS message payload of an update: the same JSON as the event's `data:`
+ * (`{"updated_at": 1735229888.76}`). A timestamp above `2e10` seconds (a date
+ * after 2603) is written as an ISO-8601 string instead, since a number that
+ * large is read as milliseconds. Either form decodes to the same double.
+ */
 export function encodeUpdateMessage(updatedAt: number): Uint8Array {
+  if (updatedAt > MILLISECONDS_THRESHOLD) {
+    return encoder.encode(`{"${UPDATED_AT_FIELD}": "${formatIsoTimestamp(updatedAt)}"}`);
+  }
   return encoder.encode(encodeUpdateData(updatedAt));
 }
 
 /**
- * Reads a NATS message payload written by {@link encodeUpdateMessage}. The number is
- * already seconds: unlike a publish body, a value above `2e10` is not read as milliseconds
- * (an ISO date after the year 2603 is stored as more than 2e10 seconds).
+ * Reads the payload of a message on an environment's subject, written by the
+ * service or by any publisher that writes to NATS directly. It accepts what a
+ * `queue-change` body accepts (see {@link parsePublishPayload}): a JSON object
+ * whose `updated_at` is a number of seconds (above `2e10`: milliseconds), a
+ * string of digits read the same way, or an ISO-8601 date-time (naive means
+ * UTC). Other fields are ignored.
  */
 export function decodeUpdateMessage(payload: Uint8Array): Result<number> {
   let parsed: unknown;
@@ -60,17 +71,8 @@ export function decodeUpdateMessage(payload: Uint8Array): Result<number> {
   } catch {
     return fail('invalid_json', 'The update message is not UTF-8 JSON.');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    return fail('invalid_body', 'The update message is not a JSON object.');
-  }
-  if (!Object.hasOwn(parsed, UPDATED_AT_FIELD)) {
-    return fail('missing_updated_at', 'The update message has no "updated_at" field.');
-  }
-  const value = (parsed as Record<string, unknown>)[UPDATED_AT_FIELD];
-  if (typeof value !== 'number') {
-    return fail('invalid_updated_at', 'The update message has a non-numeric "updated_at".');
-  }
-  return checkSeconds(value);
+  const result = parsePublishPayload(parsed);
+  return result.ok ? ok(result.value.updatedAt) : result;
 }
 
 /**

@@ -44,18 +44,6 @@ function fromNumber(raw: number): Result<number> {
   return withinRange(seconds);
 }
 
-/**
- * Checks epoch seconds that need no unit conversion (already parsed, e.g. read back from a
- * NATS message): finite, after the epoch, before the year 10000.
- * @internal not exported from the package.
- */
-export function checkSeconds(seconds: number): Result<number> {
-  if (!Number.isFinite(seconds)) {
-    return fail('invalid_updated_at', 'updated_at must be a finite number.');
-  }
-  return withinRange(seconds);
-}
-
 function withinRange(seconds: number): Result<number> {
   if (seconds <= 0) {
     return fail('invalid_updated_at', 'updated_at must be after 1970-01-01T00:00:00Z.');
@@ -104,9 +92,14 @@ function fromIsoString(text: string): Result<number> {
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, 0);
   const wholeSeconds = date.getTime() / 1000 - offsetMinutes * 60;
-  // Microseconds as an integer, then one division, as Python's datetime.timestamp() does.
-  const micros = Number(fraction.padEnd(6, '0').slice(0, 6));
-  const seconds = (wholeSeconds * 1e6 + micros) / 1e6;
+  // Truncated to microseconds, then one correctly rounded conversion of the exact decimal,
+  // as Python's datetime.timestamp() does with integers (`(s * 10**6 + us) / 10**6`). Number()
+  // of the decimal text stays exact where `s * 1e6` would pass 2^53 (dates after 2255).
+  const micros = fraction.padEnd(6, '0').slice(0, 6);
+  const seconds =
+    wholeSeconds >= 0
+      ? Number(`${wholeSeconds}.${micros}`)
+      : (wholeSeconds * 1e6 + Number(micros)) / 1e6;
   return withinRange(seconds);
 }
 
@@ -129,6 +122,25 @@ export function formatTimestamp(seconds: number): string {
   const exponentAt = text.indexOf('e');
   const plain = exponentAt === -1 ? text : expandExponent(text, exponentAt);
   return plain.includes('.') ? plain : `${plain}.0`;
+}
+
+/**
+ * Formats epoch seconds as an ISO-8601 UTC date-time with microseconds
+ * (`2603-10-11T11:33:20.000001Z`). {@link parseUpdatedAt} reads it back to the
+ * same double for every timestamp above `2e10` (whose shortest decimal has at
+ * most 6 fraction digits). Used where a number would be misread: numbers above
+ * `2e10` are milliseconds.
+ */
+export function formatIsoTimestamp(seconds: number): string {
+  const text = formatTimestamp(seconds);
+  const pointAt = text.indexOf('.');
+  const whole = Number(text.slice(0, pointAt));
+  const fraction = text
+    .slice(pointAt + 1)
+    .padEnd(6, '0')
+    .slice(0, 6);
+  const iso = new Date(whole * 1000).toISOString();
+  return `${iso.slice(0, iso.indexOf('.'))}.${fraction}Z`;
 }
 
 /**

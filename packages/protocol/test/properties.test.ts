@@ -62,11 +62,17 @@ describe('properties', () => {
     );
   });
 
-  test('a NATS message decodes to the timestamp it was encoded from', () => {
+  test('a NATS message decodes to the timestamp it was encoded from (ISO past 2e10)', () => {
     fc.assert(
       fc.property(seconds, (x) => {
         expect(unwrap(decodeUpdateMessage(encodeUpdateMessage(x)))).toBe(x);
       }),
+    );
+    fc.assert(
+      fc.property(fc.double({ min: MILLISECONDS_THRESHOLD, max: 2.5e11, noNaN: true }), (x) => {
+        expect(unwrap(decodeUpdateMessage(encodeUpdateMessage(x)))).toBe(x);
+      }),
+      { numRuns: 2000 },
     );
   });
 

@@ -109,7 +109,7 @@ describe('NATS update message', () => {
   });
 
   test('decodes back to the same timestamp', () => {
-    for (const seconds of [1735229888, 1735229888.76, 1673546802.02806, 0.000001]) {
+    for (const seconds of [1735229888, 1735229888.76, 1673546802.02806, 0.000001, 2e10]) {
       expect(decodeUpdateMessage(encodeUpdateMessage(seconds))).toEqual({
         ok: true,
         value: seconds,
@@ -117,13 +117,38 @@ describe('NATS update message', () => {
     }
   });
 
-  test('keeps seconds above 2e10 as seconds (dates after 2603 from ISO strings)', () => {
+  test('writes seconds above 2e10 (dates after 2603) as ISO, which reads back as seconds', () => {
     const year9999 = parseUpdatedAt('9999-12-31T23:59:59Z');
     expect(year9999).toEqual({ ok: true, value: 253402300799 });
+    expect(new TextDecoder().decode(encodeUpdateMessage(253402300799))).toBe(
+      '{"updated_at": "9999-12-31T23:59:59.000000Z"}',
+    );
     expect(decodeUpdateMessage(encodeUpdateMessage(253402300799))).toEqual({
       ok: true,
       value: 253402300799,
     });
+    for (const seconds of [2e10 + 0.5, 30000000000.123455, 178809642711.24072, 253402300799.99]) {
+      expect(decodeUpdateMessage(encodeUpdateMessage(seconds))).toEqual({
+        ok: true,
+        value: seconds,
+      });
+    }
+  });
+
+  test('accepts every payload form a queue-change body accepts (direct publishers)', () => {
+    const forms: Array<[string, number]> = [
+      ['{"updated_at": 1735229888.76}', 1735229888.76],
+      ['{"updated_at": 1735229888}', 1735229888],
+      ['{"updated_at": 1735229888760}', 1735229888.76],
+      ['{"updated_at": "1735229888.76"}', 1735229888.76],
+      ['{"updated_at": "2024-12-26T16:18:08.760000+00:00"}', 1735229888.76],
+      ['{"updated_at": "2024-12-26T16:18:08.76Z"}', 1735229888.76],
+      ['{"updated_at": "2023-01-12T18:06:42.028060"}', 1673546802.02806],
+      ['{"updated_at": 1735229888.76, "environment": "x", "by": "task-processor"}', 1735229888.76],
+    ];
+    for (const [payload, seconds] of forms) {
+      expect(decodeUpdateMessage(utf8(payload)), payload).toEqual({ ok: true, value: seconds });
+    }
   });
 
   test('refuses a payload that is not an update', () => {
@@ -131,10 +156,12 @@ describe('NATS update message', () => {
     for (const payload of [
       '{"updated_at": 0}',
       '{"updated_at": -1}',
-      '{"updated_at": "1735229888"}',
-      '{"updated_at": 253402300800}',
+      '{"updated_at": "yesterday"}',
+      '{"updated_at": null}',
+      '{"updated_at": 1e20}',
       '{}',
       '[1735229888]',
+      '1735229888',
     ]) {
       expect(decodeUpdateMessage(utf8(payload)).ok, payload).toBe(false);
     }

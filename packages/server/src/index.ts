@@ -50,6 +50,8 @@ export {
 } from './options.js';
 export { flagsmithRealtime, ROUTER_OPTIONS } from './plugin.js';
 export type { PublishResponse } from './publish-route.js';
+export { InvalidUpdateError, type PublishUpdateOptions, publishUpdate } from './publish-update.js';
 export { streamHead } from './stream-head.js';
 export { type StreamSettingDifference, streamConfigFor } from './stream-settings.js';
 export type { StreamSink } from './subscriber.js';
+export { PublishConflictError } from './update-writer.js';

@@ -1,11 +1,8 @@
 import {
   ALL_ENVIRONMENTS_SUBJECT,
   decodeUpdateMessage,
-  encodeUpdateMessage,
   environmentOfSubject,
-  messageIdFor,
   STREAM_SETTINGS,
-  subjectFor,
   validateEnvironmentKey,
 } from '@flagsmith-rt/protocol';
 import {
@@ -32,7 +29,8 @@ import {
 import { BrokerEvents } from './broker-events.js';
 import { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
 import { AckedPublisher, PublishRejectedError } from './jetstream-publisher.js';
-import { LatestStore } from './latest-store.js';
+import { type LatestEntry, LatestStore } from './latest-store.js';
+import { LogThrottle } from './log-throttle.js';
 import { type BrokerLogger, silentLogger } from './logger.js';
 import {
   type JetStreamBrokerOptions,
@@ -42,9 +40,13 @@ import {
 } from './nats-options.js';
 import { StartRetry } from './start-retry.js';
 import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
+import {
+  restoreUpdate,
+  type StoredUpdate,
+  type UpdateChannel,
+  writeUpdate,
+} from './update-writer.js';
 
-/** Conflicting writes to one environment are retried this many times before a 503. */
-const MAX_PUBLISH_ATTEMPTS = 5;
 /** Wait between attempts to create a replacement consumer. */
 const REFOLLOW_DELAY_MS = 250;
 /** Timeout of each request that creates the consumer. */
@@ -80,13 +82,6 @@ interface Waiter {
   readonly updatedAt: number;
   resolve(outcome: PublishOutcome): void;
   reject(error: unknown): void;
-}
-
-interface LastMessage {
-  readonly sequence: number;
-  readonly storedAt: number;
-  /** Undefined when the payload is not a valid update. */
-  readonly updatedAt: number | undefined;
 }
 
 /**
@@ -131,6 +126,18 @@ export class JetStreamBroker implements Broker {
   #consumerActiveAt = 0;
   /** Creation time of the stream being followed: a different one means it was recreated. */
   #streamCreated: string | undefined;
+  /** One warning per environment per minute about messages from careless direct publishers. */
+  readonly #readWarnings = new LogThrottle();
+  /** The write path's NATS calls (shared with `publishUpdate` through `writeUpdate`). */
+  readonly #channel: UpdateChannel = {
+    publish: (subject, payload, headers) => {
+      this.#assertReady();
+      // The publisher fails this at once if the connection is lost (#failInflight).
+      return this.#publisher!.publish(subject, payload, headers);
+    },
+    isConflict: isWrongLastSequence,
+    readLast: (subject) => this.#readLast(subject),
+  };
 
   constructor(options: JetStreamBrokerOptions) {
     this.#options = options;
@@ -549,14 +556,36 @@ export class JetStreamBroker implements Broker {
         );
         return;
       }
+      const known = this.#store.get(environment);
+      // The newest message of the subject so far: it replaced the stream's latest.
+      const replacedLatest = known !== undefined && msg.seq > known.sequence;
       const decoded = decodeUpdateMessage(msg.data);
       if (!decoded.ok) {
+        // A direct publisher wrote something else: counted as a failed read, logged once a minute.
         this.#report('read', new Error(decoded.error.message));
-        this.#logger.warn(
-          { environment, seq: msg.seq, error: decoded.error.code },
-          'Skipped a message that is not an update',
+        this.#warnOnce(environment, 'Skipped a message that is not an update', {
+          environment,
+          seq: msg.seq,
+          error: decoded.error.code,
+        });
+        this.#store.noteSequence(environment, msg.seq);
+        if (replacedLatest) this.#restore(environment, known, msg.seq);
+        return;
+      }
+      if (replacedLatest && decoded.value < known.updatedAt) {
+        // An older timestamp never moves this instance back; the stream gets the newest again.
+        this.#warnOnce(
+          environment,
+          'A publisher wrote an older timestamp; writing the latest back',
+          {
+            environment,
+            seq: msg.seq,
+            updatedAt: decoded.value,
+            latest: known.updatedAt,
+          },
         );
         this.#store.noteSequence(environment, msg.seq);
+        this.#restore(environment, known, msg.seq);
         return;
       }
       this.#accept(environment, decoded.value, msg.time.getTime(), msg.seq);
@@ -565,6 +594,33 @@ export class JetStreamBroker implements Broker {
       this.#report('read', error);
       this.#logger.error({ err: error, subject: msg.subject }, 'Failed to handle a message');
     }
+  }
+
+  /**
+   * Writes the latest timestamp back over a message that replaced it with an
+   * older or unreadable one, so that instances starting later (even all of
+   * them at once) never announce an older timestamp. Compare-and-set on the
+   * bad message's sequence: a newer write since then wins.
+   */
+  #restore(environment: string, latest: LatestEntry, overSequence: number): void {
+    if (this.state !== 'ready') return;
+    restoreUpdate(this.#channel, environment, latest.updatedAt, overSequence).then(
+      (ack) => {
+        if (ack !== undefined && !ack.duplicate) this.#store.noteSequence(environment, ack.seq);
+      },
+      (error: unknown) => {
+        this.#report('publish', error);
+        this.#warnOnce(`${environment}:restore`, 'Could not write the latest timestamp back', {
+          environment,
+          err: messageOf(error),
+        });
+      },
+    );
+  }
+
+  #warnOnce(key: string, message: string, fields: Record<string, unknown>): void {
+    const held = this.#readWarnings.take(key);
+    if (held !== undefined) this.#logger.warn({ ...fields, heldBackLastMinute: held }, message);
   }
 
   /**
@@ -639,54 +695,32 @@ export class JetStreamBroker implements Broker {
     return this.#turn;
   }
 
+  /** One write through the shared write path ({@link writeUpdate}), with this instance's memory. */
   async #write(environment: string, updatedAt: number): Promise<PublishOutcome> {
-    const subject = subjectFor(environment);
-    const payload = encodeUpdateMessage(updatedAt);
-    const msgID = messageIdFor(environment, updatedAt);
-    let expected = this.#store.get(environment)?.sequence ?? 0;
-    let readBack = false;
-    for (let attempt = 1; attempt <= MAX_PUBLISH_ATTEMPTS; attempt++) {
-      this.#assertReady();
-      const known = this.#store.get(environment);
-      if (known !== undefined) {
-        // An older timestamp than the known latest needs no write at all.
-        if (updatedAt === known.updatedAt) return 'duplicate';
-        if (updatedAt < known.updatedAt) return 'stale';
-        // Once read back from the stream, that sequence wins over memory (which
-        // may be from a stream since recreated).
-        if (!readBack) expected = known.sequence;
-      }
-      try {
-        const sentAt = this.#now();
-        // The publisher fails this at once if the connection is lost (#failInflight).
-        const ack = await this.#publisher!.publish(subject, payload, {
-          msgID,
-          lastSubjectSequence: expected,
-        });
-        // The same environment and timestamp was written within the duplicate window.
-        if (ack.duplicate) return 'duplicate';
-        // Fanned out now; the ack carries no timestamp, so the message time is
-        // passed on (onStored) when the consumer reads the message back.
-        this.#accept(environment, updatedAt, sentAt, ack.seq, false);
-        return 'published';
-      } catch (error) {
-        if (!isWrongLastSequence(error)) throw this.#unavailable('publish', error);
-      }
-      // Another writer moved the subject: learn what it wrote, then decide again.
-      const last = await this.#readLast(subject);
-      expected = last?.sequence ?? 0;
-      readBack = true;
-      if (last?.updatedAt !== undefined) {
-        this.#accept(environment, last.updatedAt, last.storedAt, last.sequence);
-      }
+    let result: Awaited<ReturnType<typeof writeUpdate>>;
+    try {
+      result = await writeUpdate(this.#channel, environment, updatedAt, {
+        known: () => this.#store.get(environment),
+        onRead: (last) => {
+          if (last.updatedAt !== undefined) {
+            this.#accept(environment, last.updatedAt, last.storedAt, last.sequence);
+          }
+        },
+      });
+    } catch (error) {
+      // A conflict that outlasted the retries (PublishConflictError) is a 503 like any failed
+      // write: the publisher retries later.
+      throw this.#unavailable('publish', error);
     }
-    throw this.#unavailable(
-      'publish',
-      new Error(`${MAX_PUBLISH_ATTEMPTS} conflicting writes in a row on ${subject}`),
-    );
+    if (result.outcome === 'published') {
+      // Fanned out now; the ack carries no timestamp, so the message time is
+      // passed on (onStored) when the consumer reads the message back.
+      this.#accept(environment, updatedAt, this.#now(), result.sequence ?? 0, false);
+    }
+    return result.outcome;
   }
 
-  async #readLast(subject: string): Promise<LastMessage | undefined> {
+  async #readLast(subject: string): Promise<StoredUpdate | undefined> {
     let stored: Awaited<ReturnType<JetStreamManager['direct']['getMessage']>>;
     try {
       stored = await this.#guard(

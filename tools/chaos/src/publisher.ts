@@ -15,6 +15,29 @@ export interface PublishRecord {
   status: number;
 }
 
+/**
+ * Anything that publishes updates and records every attempt: {@link Publisher} over HTTP,
+ * `DirectPublisher` straight to NATS. Scenarios and the delivery checks take either.
+ */
+export interface UpdatePublisher {
+  /** Every attempt, in completion order. */
+  readonly records: PublishRecord[];
+  /** When each timestamp was sent (epoch ms), for delivery latency. */
+  readonly sentAt: Map<number, number>;
+  /** A fresh timestamp, strictly greater than every one handed out before. */
+  nextTimestamp(): number;
+  /** Publishes one update through `target` (a base URL; ignored by direct publishers). */
+  publish(target: string, environment: string, updatedAt: number): Promise<PublishRecord>;
+  /** Publishes until one is acknowledged or `timeoutMs` passed. */
+  publishUntilAcked(
+    targets: readonly string[],
+    environment: string,
+    timeoutMs: number,
+  ): Promise<PublishRecord | undefined>;
+  /** Releases connections. */
+  close(): void;
+}
+
 /** Options of {@link Publisher}. */
 export interface PublisherOptions {
   /** The publish token. */
@@ -35,7 +58,7 @@ export interface PublisherOptions {
  * Publishes like the Flagsmith task processor (POST queue-change, 2 s timeout) and keeps every
  * attempt, so a scenario knows exactly which updates the service acknowledged.
  */
-export class Publisher {
+export class Publisher implements UpdatePublisher {
   /** Every attempt, in completion order. */
   readonly records: PublishRecord[] = [];
   /** When each timestamp was sent (epoch ms), for delivery latency. */
@@ -148,7 +171,7 @@ export class SteadyPublishing {
   private tick = 0;
 
   constructor(
-    private readonly publisher: Publisher,
+    private readonly publisher: UpdatePublisher,
     private readonly baseUrls: () => readonly string[],
     private readonly environments: readonly string[],
     private readonly rate: number,

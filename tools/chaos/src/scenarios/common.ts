@@ -1,5 +1,5 @@
 import { finalTimestamps, waitConverged } from '../delivery.js';
-import { isAck, type Publisher, type PublishRecord } from '../publisher.js';
+import { isAck, type PublishRecord, type UpdatePublisher } from '../publisher.js';
 import type { ResultBuilder } from '../result.js';
 import type { Stack } from '../stack.js';
 import type { RawSubscriber } from '../subscribers.js';
@@ -11,7 +11,7 @@ import type { RawSubscriber } from '../subscribers.js';
  */
 export async function finishPublishing(
   stack: Stack,
-  publisher: Publisher,
+  publisher: UpdatePublisher,
   subscribers: readonly RawSubscriber[],
   environments: readonly string[],
   b: ResultBuilder,
