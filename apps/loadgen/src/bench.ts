@@ -6,7 +6,8 @@ import { machineInfo } from './bench/machine.js';
 import { QUICK, STANDARD } from './bench/matrix.js';
 import { findBinary } from './bench/processes.js';
 import { runMatrix, SCENARIOS, type Scenario } from './bench/runner.js';
-import { benchMarkdown, indexHtml, writeBenchmarksMd } from './bench/write.js';
+import { benchMarkdown } from './bench/render/markdown.js';
+import { indexHtml, writeBenchmarksMd } from './bench/write.js';
 
 /**
  * `pnpm bench`: runs the standard matrix against flagsmith-rt (`apps/sse`)
