@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import { machineInfo } from './bench/machine.js';
 import { QUICK, STANDARD } from './bench/matrix.js';
 import { findBinary } from './bench/processes.js';
-import { runMatrix, SCENARIOS, type Scenario } from './bench/runner.js';
 import { benchMarkdown } from './bench/render/markdown.js';
+import { runMatrix, SCENARIOS, type Scenario } from './bench/runner.js';
 import { indexHtml, writeBenchmarksMd } from './bench/write.js';
 
 /**
