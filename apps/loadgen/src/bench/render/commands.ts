@@ -15,6 +15,17 @@ export function allRuns({ results }: RenderInput): Array<Run<unknown>> {
     results.publish.bareJetStream,
     results.hundredK.ours,
     results.hundredK.nchan,
+    results.connectHundredK?.ours,
+    results.connectHundredK?.nchan,
+    results.storm?.ours,
+    results.storm?.nchan,
+    ...(results.fanoutPairs ?? []).flatMap((p) => [p.ours, p.nchan]),
+    ...(['hot', 'spread'] as const).flatMap((m) => {
+      const mix = results.publishMix?.[m];
+      return [mix?.one, mix?.workers, mix?.nchan];
+    }),
+    results.gaps?.ours,
+    results.gaps?.nchan,
   ].filter((r): r is Run<never> => r !== undefined);
 }
 

@@ -12,6 +12,7 @@ export function header({ results, machine, reportsRel }: RenderInput): string[] 
         ['CPU', `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB`],
         ['kernel / open files', `${machine.kernel} / ${machine.openFilesLimit} per process`],
         ['node', machine.node],
+        ...(machine.serverNode ? [['node of apps/sse', machine.serverNode]] : []),
         ['nats-server', machine.natsServer],
         ['nginx / nchan', `${machine.nginx} / libnginx-mod-nchan ${machine.nchan}`],
         ['machine load before', results.loadBefore],

@@ -1,14 +1,20 @@
 import type { MachineInfo } from '../machine.js';
 import type { BenchResults, MatrixSpec } from '../matrix.js';
+import { acceptSection } from './accept.js';
 import { commandsSection } from './commands.js';
 import { connectSection } from './connect.js';
 import { fanoutSection } from './fanout.js';
 import type { RenderInput } from './format.js';
+import { gapsSection } from './gaps.js';
+import { goalsTable } from './goals.js';
 import { growthSection } from './growth.js';
 import { failures, header } from './header.js';
 import { hundredKSection } from './hundred-k.js';
 import { memorySection } from './memory.js';
+import { mixSection } from './mix.js';
+import { pairsSection } from './pairs.js';
 import { publishSection } from './publish.js';
+import { stormSection } from './storm.js';
 import { summaryTable } from './summary.js';
 
 /** The sections after the summary, in order: one per target, then the commands. */
@@ -19,6 +25,12 @@ const SECTIONS: ReadonlyArray<(input: RenderInput) => string[]> = [
   memorySection,
   connectSection,
   growthSection,
+  // Issue #16's scenarios: each renders only when the run has it.
+  acceptSection,
+  stormSection,
+  pairsSection,
+  mixSection,
+  gapsSection,
   commandsSection,
 ];
 
@@ -38,6 +50,7 @@ export function benchMarkdown(
     ...header(input),
     summaryTable(input),
     '',
+    ...goalsTable(input),
     ...failures(input),
     ...SECTIONS.flatMap((section) => section(input)),
   ].join('\n');
