@@ -5,14 +5,16 @@ import { parseArgs } from 'node:util';
 import { machineInfo } from './bench/machine.js';
 import { QUICK, STANDARD } from './bench/matrix.js';
 import { findBinary } from './bench/processes.js';
+import { benchMarkdown } from './bench/render/markdown.js';
 import { runMatrix, SCENARIOS, type Scenario } from './bench/runner.js';
-import { benchMarkdown, indexHtml, writeBenchmarksMd } from './bench/write.js';
+import { indexHtml, writeBenchmarksMd } from './bench/write.js';
 
 /**
  * `pnpm bench`: runs the standard matrix against flagsmith-rt (`apps/sse`)
  * and nginx+nchan on this machine, writes every report and the generated
  * section of BENCHMARKS.md. `--quick` runs a small matrix to check the
- * machinery; `--only fanout,connect,publish,100k` runs a part, `--sizes 1000,19000` other fan-out sizes; `--benchmarks FILE`
+ * machinery; `--only fanout,connect,publish,100k,connect100k,storm,pairs,mix,gaps` runs a part,
+ * `--sizes 1000,19000` other fan-out sizes; `--server-node BIN` runs `apps/sse` on another Node; `--benchmarks FILE`
  * and `--reports DIR` write elsewhere. `--render FILE` runs nothing: it writes
  * BENCHMARKS.md and the index page again from a saved run's `bench.json`
  * (after a change to how results are written up).
@@ -26,6 +28,7 @@ async function bench(): Promise<void> {
       only: { type: 'string' },
       sizes: { type: 'string' },
       render: { type: 'string' },
+      'server-node': { type: 'string' },
     },
   });
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -45,7 +48,8 @@ async function bench(): Promise<void> {
   const nginxBinary = findBinary('nginx', 'NGINX_BIN');
   let spec = values.quick ? QUICK : STANDARD;
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const machine = machineInfo(natsBinary, nginxBinary);
+  const sseNode = values['server-node'] ? resolve(values['server-node']) : undefined;
+  const machine = machineInfo(natsBinary, nginxBinary, sseNode);
   log(`bench: ${machine.cpuModel}, ${machine.cores} cores, node ${machine.node}`);
 
   const only = new Set((values.only?.split(',') ?? [...SCENARIOS]) as Scenario[]);
@@ -55,7 +59,7 @@ async function bench(): Promise<void> {
   if (values.sizes) spec = { ...spec, sizes: values.sizes.split(',').map(Number) };
   const results = await runMatrix(
     spec,
-    { sseMain: join(root, 'apps/sse/dist/main.js'), reportsDir, natsBinary, nginxBinary },
+    { sseMain: join(root, 'apps/sse/dist/main.js'), reportsDir, natsBinary, nginxBinary, sseNode },
     log,
     only,
   );

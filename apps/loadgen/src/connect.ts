@@ -1,4 +1,4 @@
-import { ProcessSampler } from './process-sampler.js';
+import { ProcessSampler, readProcess } from './process-sampler.js';
 import type { Progress } from './progress.js';
 import { type ServerTemplates, streamUrls } from './scenario.js';
 import { openSubscribers } from './subscribers.js';
@@ -29,6 +29,12 @@ export interface ConnectResult {
   timeToAllMs: number | undefined;
   /** Server CPU time spent accepting the storm, ms. */
   serverCpuMs: number | undefined;
+  /** Of that, each `--pid`'s own CPU time without its descendants (a cluster primary, nginx's master), ms. */
+  serverOwnCpuMs: number[];
+  /** Server CPU time per 1,000 connected clients, ms. */
+  serverCpuMsPer1000: number | undefined;
+  /** Connected clients per second of {@link ConnectResult.timeToAllMs}. */
+  connectsPerSecond: number | undefined;
 }
 
 /** Opens every client at once and reports how long until all were connected. */
@@ -39,6 +45,7 @@ export async function runConnect(
   const startedAt = new Date().toISOString();
   const sampler = new ProcessSampler(options.pids, () => 0);
   const before = sampler.sample();
+  const ownBefore = options.pids.map((p) => readProcess(p)?.cpuMs ?? 0);
   const opened = await openSubscribers(
     {
       urls: streamUrls(options),
@@ -51,17 +58,26 @@ export async function runConnect(
     progress,
   );
   const after = sampler.sample();
+  const ownAfter = options.pids.map((p) => readProcess(p)?.cpuMs ?? 0);
   await closeWorkers(opened.workers);
+  const connected = opened.counts.connected;
+  const timeToAllMs =
+    opened.lastConnectedAt === undefined ? undefined : opened.lastConnectedAt - opened.startedAt;
+  const serverCpuMs = options.pids.length > 0 ? after.cpuMs - before.cpuMs : undefined;
   return {
     kind: 'connect',
     label: options.label,
     startedAt,
     options: { ...options, publishHeaders: [] },
     clients: options.clients,
-    connected: opened.counts.connected,
+    connected,
     failures: opened.counts.failures,
-    timeToAllMs:
-      opened.lastConnectedAt === undefined ? undefined : opened.lastConnectedAt - opened.startedAt,
-    serverCpuMs: options.pids.length > 0 ? after.cpuMs - before.cpuMs : undefined,
+    timeToAllMs,
+    serverCpuMs,
+    serverOwnCpuMs: ownAfter.map((ms, i) => ms - ownBefore[i]!),
+    serverCpuMsPer1000:
+      serverCpuMs === undefined || connected === 0 ? undefined : (serverCpuMs * 1000) / connected,
+    connectsPerSecond:
+      timeToAllMs === undefined || timeToAllMs <= 0 ? undefined : (connected * 1000) / timeToAllMs,
   };
 }

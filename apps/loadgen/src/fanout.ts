@@ -1,11 +1,20 @@
 import { wallClockMs } from './clock.js';
+import { emptyGaps, type GapSummary, mergeGaps } from './gaps.js';
 import { KeepAliveConnection, RequestFailure, requestBytes } from './http-connection.js';
 import type { SubscriberCounts } from './ipc.js';
 import { type CostSample, ProcessSampler } from './process-sampler.js';
 import type { Progress } from './progress.js';
 import { publishUrlTemplate, redactHeaders, type ServerTemplates, streamUrls } from './scenario.js';
 import { cdf, type Summary, sorted, summarize } from './stats.js';
-import { latestProgress, openSubscribers, sumCounts } from './subscribers.js';
+import {
+  latestProgress,
+  type OpenedSubscribers,
+  type OpenOptions,
+  settled,
+  startSubscribers,
+  sumCounts,
+  waitFor,
+} from './subscribers.js';
 import { parseEndpoint, renderTemplate } from './target.js';
 import { closeWorkers } from './worker-group.js';
 
@@ -28,6 +37,12 @@ export interface FanoutOptions extends ServerTemplates {
   /** Server processes whose RSS and CPU time are sampled. */
   pids: number[];
   spreadSources: boolean;
+  /**
+   * Start publishing once this many subscribers are connected, while the
+   * rest still connect (events count as updates from the first connection
+   * on); undefined waits for all. Reproduces publishes overlapping a connect storm.
+   */
+  publishAfterConnected?: number | undefined;
 }
 
 /** What happened to one update. */
@@ -95,6 +110,11 @@ export interface FanoutResult {
     completionMedianMs: number;
   };
   cost: ServerCost | undefined;
+  /**
+   * Per subscriber connected at the end: which published updates it missed
+   * between its first receipt and the last update, and whether it ended with the last.
+   */
+  gaps: GapSummary | undefined;
   loadgen: {
     workers: number;
     maxWorkerRssMb: number;
@@ -120,92 +140,93 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
   sampler.start();
   const cpuBeforeConnect = before.cpuMs;
 
-  const opened = await openSubscribers(
-    {
-      urls: streamUrls(options),
-      subscribers: options.subscribers,
-      workers: options.workers,
-      rampPerSecond: options.rampPerSecond,
-      connectTimeoutMs: options.connectTimeoutMs,
-      spreadSources: options.spreadSources,
-    },
-    progress,
-    (counts) => {
-      connectedNow = counts.connected;
-    },
-  );
-  const workers = opened.workers;
+  const open: OpenOptions = {
+    urls: streamUrls(options),
+    subscribers: options.subscribers,
+    workers: options.workers,
+    rampPerSecond: options.rampPerSecond,
+    connectTimeoutMs: options.connectTimeoutMs,
+    spreadSources: options.spreadSources,
+    measureFromStart: options.publishAfterConnected !== undefined,
+  };
+  const overlap = options.publishAfterConnected;
+  const started = startSubscribers(open);
+  const workers = started.workers;
+  const onCounts = (counts: { connected: number }) => {
+    connectedNow = counts.connected;
+  };
   const refreshConnected = setInterval(() => {
     connectedNow = sumCounts(latestProgress(workers).map((r) => r.counts)).connected;
   }, 100);
   try {
-    connectedNow = opened.counts.connected;
-    // Let the server settle (GC, buffers) before measuring idle memory.
-    await sleep(1000);
+    let opened: OpenedSubscribers | undefined;
+    let opening: Promise<OpenedSubscribers> | undefined;
+    if (overlap === undefined) {
+      opened = await settled(started, open, progress, onCounts);
+      connectedNow = opened.counts.connected;
+      // Let the server settle (GC, buffers) before measuring idle memory.
+      await sleep(1000);
+    } else {
+      const rampMs =
+        options.rampPerSecond > 0 ? (options.subscribers / options.rampPerSecond) * 1000 : 0;
+      await waitFor(
+        workers,
+        (c) => c.connected >= overlap,
+        rampMs + options.connectTimeoutMs,
+        progress,
+        `connecting until ${overlap}`,
+      );
+      opening = settled(started, open, progress, onCounts);
+      // Settling is awaited after the publishes; a failure must not go unhandled meanwhile.
+      opening.catch(() => {});
+    }
     const idle = sampler.sample();
 
     const measuring = await Promise.all(
       workers.map((w) => w.ask({ type: 'measure' }, 'measuring', 10_000)),
     );
-    const expected = sumCounts(latestProgress(workers).map((r) => r.counts)).connected;
-
-    const publishTemplate = publishUrlTemplate(options);
-    const connections = new Map<string, KeepAliveConnection>();
-    const published: Array<{
-      value: number;
-      start: number;
-      status: Array<number | string>;
-      ms: number;
-    }> = [];
-    let lastValue = 0;
-    const t0 = performance.now();
-    for (let i = 0; i < options.updates; i++) {
-      const wait = t0 + i * options.intervalMs - performance.now();
-      if (wait > 0) await sleep(wait);
-      // Unique and increasing, with a fractional part as the protocol requires.
-      const value = Math.max(Math.round(Date.now()) / 1000, lastValue + 0.001);
-      lastValue = Number(value.toFixed(3));
-      const ts = lastValue.toFixed(3);
-      const start = wallClockMs();
-      const outcomes = await Promise.all(
-        options.envs.map(async (env) => {
-          const endpoint = parseEndpoint(renderTemplate(publishTemplate, { env, ts }));
-          const key = `${env}@${endpoint.host}:${endpoint.port}`;
-          let connection = connections.get(key);
-          if (!connection) {
-            connection = new KeepAliveConnection(endpoint);
-            connections.set(key, connection);
-          }
-          const body = renderTemplate(options.bodyTemplate, { env, ts });
-          try {
-            const o = await connection.request(
-              requestBytes(options.publishMethod, endpoint, options.publishHeaders, body),
-            );
-            return o.status;
-          } catch (error) {
-            return error instanceof RequestFailure ? error.reason : String(error);
-          }
-        }),
-      );
-      published.push({ value: lastValue, start, status: outcomes, ms: wallClockMs() - start });
-      progress.update(`update ${i + 1}/${options.updates} published (${outcomes.join(',')})`);
+    let expected = sumCounts(latestProgress(workers).map((r) => r.counts)).connected;
+    const published = await publishUpdates(options, progress);
+    if (opening) {
+      opened = await opening;
+      // Every subscriber connected at the end must end with the last update.
+      expected = opened.counts.connected;
     }
-    for (const c of connections.values()) c.close();
 
     // Wait for every delivery (or the settle timeout).
-    const want = expected * options.updates;
-    const settleDeadline = Date.now() + options.settleTimeoutMs;
-    for (;;) {
-      const got = latestProgress(workers).reduce((a, r) => a + r.received, 0);
-      progress.update(`delivering: ${got}/${want} receipts`);
-      if (got >= want || Date.now() > settleDeadline) break;
-      await sleep(100);
+    if (overlap === undefined) {
+      const want = expected * options.updates;
+      const settleDeadline = Date.now() + options.settleTimeoutMs;
+      for (;;) {
+        const got = latestProgress(workers).reduce((a, r) => a + r.received, 0);
+        progress.update(`delivering: ${got}/${want} receipts`);
+        if (got >= want || Date.now() > settleDeadline) break;
+        await sleep(100);
+      }
+    } else {
+      const lastValue = published[published.length - 1]!.value;
+      await Promise.all(
+        workers.map((w) => w.ask({ type: 'watch', value: lastValue }, 'progress', 10_000)),
+      );
+      await waitFor(
+        workers,
+        (c, reached) => reached >= c.connected,
+        options.settleTimeoutMs,
+        progress,
+        'delivering the last update',
+      );
     }
     const after = sampler.sample();
     sampler.stop();
 
     const collected = await Promise.all(
-      workers.map((w) => w.ask({ type: 'collect' }, 'collected', 60_000)),
+      workers.map((w) =>
+        w.ask({ type: 'collect', published: published.map((p) => p.value) }, 'collected', 60_000),
+      ),
+    );
+    const gaps = collected.reduce(
+      (sum, c) => (c.gaps ? mergeGaps(sum, c.gaps) : sum),
+      emptyGaps(published.length),
     );
     const counts = sumCounts(collected.map((c) => c.counts));
     const byValue = new Map<number, Float64Array[]>();
@@ -271,9 +292,9 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
         ...counts,
         requested: options.subscribers,
         connectMs:
-          opened.lastConnectedAt === undefined
+          opened!.lastConnectedAt === undefined
             ? undefined
-            : opened.lastConnectedAt - opened.startedAt,
+            : opened!.lastConnectedAt - opened!.startedAt,
         unexpected,
       },
       updates,
@@ -290,6 +311,7 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
             : completions[Math.floor((completions.length - 1) / 2)]!,
       },
       cost,
+      gaps,
       loadgen: {
         workers: workers.length,
         maxWorkerRssMb: Math.max(0, ...progressReports.map((r) => r.rssBytes / 2 ** 20)),
@@ -303,4 +325,54 @@ export async function runFanout(options: FanoutOptions, progress: Progress): Pro
     sampler.stop();
     await closeWorkers(workers);
   }
+}
+
+/** One published update: its value, when the requests started, their outcomes. */
+interface Published {
+  value: number;
+  start: number;
+  status: Array<number | string>;
+  ms: number;
+}
+
+/** Publishes `options.updates` updates `options.intervalMs` apart, each to every environment. */
+async function publishUpdates(options: FanoutOptions, progress: Progress): Promise<Published[]> {
+  const publishTemplate = publishUrlTemplate(options);
+  const connections = new Map<string, KeepAliveConnection>();
+  const published: Published[] = [];
+  let lastValue = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < options.updates; i++) {
+    const wait = t0 + i * options.intervalMs - performance.now();
+    if (wait > 0) await sleep(wait);
+    // Unique and increasing, with a fractional part as the protocol requires.
+    const value = Math.max(Math.round(Date.now()) / 1000, lastValue + 0.001);
+    lastValue = Number(value.toFixed(3));
+    const ts = lastValue.toFixed(3);
+    const start = wallClockMs();
+    const outcomes = await Promise.all(
+      options.envs.map(async (env) => {
+        const endpoint = parseEndpoint(renderTemplate(publishTemplate, { env, ts }));
+        const key = `${env}@${endpoint.host}:${endpoint.port}`;
+        let connection = connections.get(key);
+        if (!connection) {
+          connection = new KeepAliveConnection(endpoint);
+          connections.set(key, connection);
+        }
+        const body = renderTemplate(options.bodyTemplate, { env, ts });
+        try {
+          const o = await connection.request(
+            requestBytes(options.publishMethod, endpoint, options.publishHeaders, body),
+          );
+          return o.status;
+        } catch (error) {
+          return error instanceof RequestFailure ? error.reason : String(error);
+        }
+      }),
+    );
+    published.push({ value: lastValue, start, status: outcomes, ms: wallClockMs() - start });
+    progress.update(`update ${i + 1}/${options.updates} published (${outcomes.join(',')})`);
+  }
+  for (const c of connections.values()) c.close();
+  return published;
 }

@@ -1,3 +1,6 @@
+import type { GapSummary } from './gaps.js';
+import type { ReconnectPolicy } from './reconnect.js';
+
 /** Coordinator → worker: open subscribers. */
 export interface SubscribeCommand {
   type: 'subscribe';
@@ -13,6 +16,10 @@ export interface SubscribeCommand {
   ratePerSecond: number;
   /** A subscriber not answered with a response head within this time fails with `timeout`. */
   connectTimeoutMs: number;
+  /** Reconnect like `@flagsmith-rt/client` after a stream ends or an attempt fails; without it a closed subscriber stays closed. */
+  reconnect?: ReconnectPolicy;
+  /** Count events as updates from the first connection on, for publishes that overlap the connect storm. */
+  measureFromStart?: boolean;
 }
 
 /** Coordinator → worker: events received from now on are updates, not initial events. */
@@ -23,6 +30,14 @@ export interface MeasureCommand {
 /** Coordinator → worker: send the receipts. */
 export interface CollectCommand {
   type: 'collect';
+  /** The published values in order: with them the worker also sums up each subscriber's gaps. */
+  published?: number[];
+}
+
+/** Coordinator → worker: count subscribers that have received `value` or a newer one (`reached`). */
+export interface WatchCommand {
+  type: 'watch';
+  value: number;
 }
 
 /** Coordinator → worker: run a publish load. */
@@ -54,6 +69,7 @@ export type WorkerCommand =
   | SubscribeCommand
   | MeasureCommand
   | CollectCommand
+  | WatchCommand
   | PublishCommand
   | CloseCommand;
 
@@ -72,6 +88,10 @@ export interface SubscriberCounts {
   duplicate: number;
   /** `data:` lines without a number. */
   unparsable: number;
+  /** Streams established again after one had ended (with a reconnect policy). */
+  reconnects: number;
+  /** Reconnect attempts that failed, by cause. */
+  reconnectFailures: Record<string, number>;
 }
 
 /** Counters with nothing counted yet. */
@@ -84,6 +104,8 @@ export function emptyCounts(): SubscriberCounts {
     initial: 0,
     duplicate: 0,
     unparsable: 0,
+    reconnects: 0,
+    reconnectFailures: {},
   };
 }
 
@@ -102,6 +124,10 @@ export interface ProgressReport {
   cpuMs: number;
   /** Update receipts recorded so far (all values). */
   received: number;
+  /** Subscribers whose newest value is at least the watched one (0 before a `watch`). */
+  reached: number;
+  /** When a stream was last established again after a reconnect (wall-clock ms). */
+  lastReconnectedAt: number | undefined;
 }
 
 /** Receipt times of one value, one entry per subscriber that got it. */
@@ -120,6 +146,8 @@ export interface CollectedReport {
   untracked: number;
   /** The worker's CPU time so far, ms. */
   cpuMs: number;
+  /** Per-subscriber gaps over the published values the collect command named. */
+  gaps: GapSummary | undefined;
 }
 
 /** Worker → coordinator: result of a publish load. */

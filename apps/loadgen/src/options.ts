@@ -4,6 +4,7 @@ import type { ConnectOptions } from './connect.js';
 import { LoadgenError } from './errors.js';
 import type { FanoutOptions } from './fanout.js';
 import type { PublishOptions } from './publish.js';
+import { CLIENT_BACKOFF } from './reconnect.js';
 import {
   DEFAULT_BODY_TEMPLATE,
   DEFAULT_PUBLISH_TEMPLATE,
@@ -12,6 +13,7 @@ import {
   type ServerTemplates,
   streamUrls,
 } from './scenario.js';
+import type { StormOptions } from './storm.js';
 import { parseEndpoint, renderTemplate } from './target.js';
 
 /** Where results go. */
@@ -28,6 +30,7 @@ export type Command =
   | { command: 'fanout'; options: FanoutOptions; output: OutputOptions }
   | { command: 'publish'; options: PublishOptions; output: OutputOptions }
   | { command: 'connect'; options: ConnectOptions; output: OutputOptions }
+  | { command: 'storm'; options: StormOptions; output: OutputOptions }
   | { command: 'help' };
 
 const OPTIONS = {
@@ -57,15 +60,21 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   duration: { type: 'string' },
   clients: { type: 'string' },
+  'publish-after-connected': { type: 'string' },
+  'kill-pid': { type: 'string' },
+  'publish-delay': { type: 'string' },
+  'backoff-base': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } satisfies ParseArgsConfig['options'];
 
 /** The `--help` text. */
-export const USAGE = `Usage: pnpm loadgen <fanout|publish|connect> [options]
+export const USAGE = `Usage: pnpm loadgen <fanout|publish|connect|storm> [options]
 
   fanout   open N subscribers, publish K updates, measure delivery and latency
   publish  drive publishes at a concurrency for a duration
   connect  open N clients at once, time until all are connected
+  storm    hold N reconnecting subscribers over several targets, SIGKILL the first
+           target's process, publish once; time until all are back with the update
 
 Server (any SSE fan-out server; templates take {target}, {env}, {ts}):
   --target URL           instance base URL, repeatable (default http://127.0.0.1:8088)
@@ -81,8 +90,12 @@ Server (any SSE fan-out server; templates take {target}, {env}, {ts}):
 
 fanout:   --subscribers N (1000) --updates K (10) --interval 1s --ramp 5000 (per second, 0 = at once)
           --workers W (1; at least one per 19,000) --connect-timeout 30s --settle-timeout 10s --same-source
+          --publish-after-connected M: publish once M are connected, while the rest connect
+            (reports the intermediate updates each subscriber missed)
 publish:  --concurrency C (64) --duration 10s --workers W (1)
 connect:  --clients N (1000) --workers W --connect-timeout 30s
+storm:    --kill-pid PID (serves the first --target; required) --subscribers N (1000) --ramp 5000
+          --publish-delay 1s --settle-timeout 30s --backoff-base 1000ms (the client's default)
 
 Output:   Markdown summary on stdout; --json FILE, --md FILE, --html FILE; --label NAME;
           --strict exits 1 unless 100 % delivered / no failures.
@@ -120,7 +133,12 @@ export function parseCommand(
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h')
     return { command: 'help' };
-  if (command !== 'fanout' && command !== 'publish' && command !== 'connect') {
+  if (
+    command !== 'fanout' &&
+    command !== 'publish' &&
+    command !== 'connect' &&
+    command !== 'storm'
+  ) {
     throw new LoadgenError('invalid_option', `Unknown command "${command}".\n\n${USAGE}`);
   }
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; args: string[] }>>['values'];
@@ -184,6 +202,44 @@ export function parseCommand(
         settleTimeoutMs: parseDuration(values['settle-timeout'] ?? '10s', 'settle-timeout'),
         pids,
         spreadSources,
+        publishAfterConnected:
+          values['publish-after-connected'] === undefined
+            ? undefined
+            : count(values['publish-after-connected'], 'publish-after-connected', 0),
+      },
+    };
+  }
+  if (command === 'storm') {
+    const subscribers = count(values.subscribers, 'subscribers', 1000, 1);
+    if (values['kill-pid'] === undefined)
+      throw new LoadgenError(
+        'invalid_option',
+        '--kill-pid is required: the process of the first --target.',
+      );
+    if (templates.targets.length < 2)
+      throw new LoadgenError('invalid_option', 'storm needs at least two --target instances.');
+    return {
+      command,
+      output,
+      options: {
+        ...templates,
+        label: values.label ?? `${subscribers} subscribers, storm`,
+        subscribers,
+        rampPerSecond: count(values.ramp, 'ramp', 5000),
+        workers,
+        connectTimeoutMs,
+        spreadSources,
+        killPid: count(values['kill-pid'], 'kill-pid', 0, 1),
+        publishDelayMs: parseDuration(values['publish-delay'] ?? '1s', 'publish-delay'),
+        settleTimeoutMs: parseDuration(values['settle-timeout'] ?? '30s', 'settle-timeout'),
+        backoff: {
+          ...CLIENT_BACKOFF,
+          baseMs: parseDuration(
+            values['backoff-base'] ?? `${CLIENT_BACKOFF.baseMs}ms`,
+            'backoff-base',
+          ),
+        },
+        pids,
       },
     };
   }

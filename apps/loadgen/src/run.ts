@@ -7,6 +7,7 @@ import { Progress } from './progress.js';
 import { runPublish } from './publish.js';
 import { resultHtml } from './report/html.js';
 import { type AnyResult, isClean, markdownSummary } from './report/markdown.js';
+import { runStorm } from './storm.js';
 
 /** Runs a parsed command and returns its result (undefined for help). */
 export async function runCommand(
@@ -22,6 +23,8 @@ export async function runCommand(
       return runPublish(command.options, progress);
     case 'connect':
       return runConnect(command.options, progress);
+    case 'storm':
+      return runStorm(command.options, progress);
   }
 }
 

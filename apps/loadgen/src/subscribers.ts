@@ -2,6 +2,7 @@ import { wallClockMs } from './clock.js';
 import { LoadgenError } from './errors.js';
 import { emptyCounts, type ProgressReport, type SubscriberCounts } from './ipc.js';
 import type { Progress } from './progress.js';
+import type { ReconnectPolicy } from './reconnect.js';
 import { sourceNetwork } from './target.js';
 import { forkWorkers, type WorkerHandle } from './worker-group.js';
 
@@ -19,6 +20,10 @@ export interface OpenOptions {
   connectTimeoutMs: number;
   /** Bind each worker's sockets to its own 127.R.W.x source addresses and explicit ports. @defaultValue true */
   spreadSources: boolean;
+  /** Reconnect like `@flagsmith-rt/client` after a stream ends; without it a closed subscriber stays closed. */
+  reconnect?: ReconnectPolicy;
+  /** Count events as updates from the first connection on (publishes overlap the ramp). */
+  measureFromStart?: boolean;
 }
 
 /** Totals over workers. */
@@ -40,6 +45,9 @@ export function sumCounts(all: readonly SubscriberCounts[]): SubscriberCounts {
     total.initial += c.initial;
     total.duplicate += c.duplicate;
     total.unparsable += c.unparsable;
+    total.reconnects += c.reconnects;
+    for (const [k, v] of Object.entries(c.reconnectFailures))
+      total.reconnectFailures[k] = (total.reconnectFailures[k] ?? 0) + v;
     for (const [k, v] of Object.entries(c.failures))
       total.failures[k] = (total.failures[k] ?? 0) + v;
     for (const [k, v] of Object.entries(c.drops)) total.drops[k] = (total.drops[k] ?? 0) + v;
@@ -63,6 +71,17 @@ export async function openSubscribers(
   progress: Progress,
   onCounts: (counts: SubscriberCounts) => void = () => {},
 ): Promise<OpenedSubscribers> {
+  return settled(startSubscribers(options), options, progress, onCounts);
+}
+
+/** Workers that have been told to open their subscribers, and when that began. */
+export interface StartedSubscribers {
+  workers: WorkerHandle[];
+  startedAt: number;
+}
+
+/** Forks workers and tells each to open its share of the subscribers at the ramp rate. */
+export function startSubscribers(options: OpenOptions): StartedSubscribers {
   const workerCount = Math.max(options.workers, Math.ceil(options.subscribers / MAX_PER_WORKER), 1);
   const workers = forkWorkers(workerCount);
   const startedAt = wallClockMs();
@@ -80,9 +99,24 @@ export async function openSubscribers(
       sourceNetwork: options.spreadSources ? sourceNetwork(run, w.index) : undefined,
       ratePerSecond: options.rampPerSecond / workerCount,
       connectTimeoutMs: options.connectTimeoutMs,
+      reconnect: options.reconnect,
+      measureFromStart: options.measureFromStart,
     });
     offset += count;
   }
+  return { workers, startedAt };
+}
+
+/**
+ * Resolves once every subscriber of started workers is established or has
+ * failed (or the ramp timed out), with the totals.
+ */
+export async function settled(
+  { workers, startedAt }: StartedSubscribers,
+  options: OpenOptions,
+  progress: Progress,
+  onCounts: (counts: SubscriberCounts) => void = () => {},
+): Promise<OpenedSubscribers> {
   const rampMs =
     options.rampPerSecond > 0 ? (options.subscribers / options.rampPerSecond) * 1000 : 0;
   const deadline = Date.now() + rampMs + options.connectTimeoutMs + 30_000;
@@ -96,12 +130,7 @@ export async function openSubscribers(
       `connecting: ${counts.connected}/${options.subscribers} connected, ${failed} failed, ${counts.attempted} attempted`,
     );
     if (reports.length === workers.length && reports.every((r) => r.settled)) break;
-    const fault = workers.map((w) => w.last.get('fault')).find((f) => f !== undefined);
-    if (fault?.type === 'fault')
-      throw new LoadgenError('worker_failed', `a load generator worker failed: ${fault.message}`);
-    if (workers.some((w) => w.child.exitCode !== null)) {
-      throw new LoadgenError('worker_failed', 'a load generator worker exited while connecting');
-    }
+    assertWorkersAlive(workers);
     if (Date.now() > deadline) break;
   }
   const reports = latestProgress(workers);
@@ -113,4 +142,39 @@ export async function openSubscribers(
     lastConnectedAt: times.length === 0 ? undefined : Math.max(...times),
     counts: sumCounts(reports.map((r) => r.counts)),
   };
+}
+
+/** Throws if a worker reported a fault or exited. */
+export function assertWorkersAlive(workers: readonly WorkerHandle[]): void {
+  const fault = workers.map((w) => w.last.get('fault')).find((f) => f !== undefined);
+  if (fault?.type === 'fault')
+    throw new LoadgenError('worker_failed', `a load generator worker failed: ${fault.message}`);
+  if (workers.some((w) => w.child.exitCode !== null)) {
+    throw new LoadgenError('worker_failed', 'a load generator worker exited while connecting');
+  }
+}
+
+/**
+ * Polls the workers' progress every 100 ms until `done` holds for the summed
+ * counts and the subscribers at or past the watched value, or `timeoutMs` passes.
+ * Resolves `true` if `done` held.
+ */
+export async function waitFor(
+  workers: readonly WorkerHandle[],
+  done: (counts: SubscriberCounts, reached: number) => boolean,
+  timeoutMs: number,
+  progress: Progress,
+  what: string,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const reports = latestProgress(workers);
+    const counts = sumCounts(reports.map((r) => r.counts));
+    const reached = reports.reduce((a, r) => a + r.reached, 0);
+    progress.update(`${what}: ${counts.connected} connected, ${reached} have it`);
+    if (reports.length === workers.length && done(counts, reached)) return true;
+    assertWorkersAlive(workers);
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

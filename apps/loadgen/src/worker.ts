@@ -32,6 +32,8 @@ function progress(): ProgressReport {
     rssBytes: process.memoryUsage.rss(),
     cpuMs: cpuMs(),
     received: pool!.received,
+    reached: pool!.reached,
+    lastReconnectedAt: pool!.lastReconnectedAt,
   };
 }
 
@@ -50,7 +52,11 @@ function handle(command: WorkerCommand): void {
       send({ type: 'measuring', cpuMs: cpuMs() });
       break;
     case 'collect':
-      if (pool) send({ ...pool.collect(), cpuMs: cpuMs() });
+      if (pool) send({ ...pool.collect(command.published), cpuMs: cpuMs() });
+      break;
+    case 'watch':
+      pool?.watch(command.value);
+      send(progress());
       break;
     case 'publish':
       runPublishLoad(command).then(send, (error: unknown) =>

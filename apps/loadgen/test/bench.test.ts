@@ -7,8 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { machineInfo } from '../src/bench/machine.js';
 import { QUICK } from '../src/bench/matrix.js';
 import { findBinary } from '../src/bench/processes.js';
+import { cpuPerRequest, natsCpuPerRequest } from '../src/bench/render/cost.js';
+import { benchMarkdown } from '../src/bench/render/markdown.js';
 import { runMatrix } from '../src/bench/runner.js';
-import { benchMarkdown, cpuPerRequest, natsCpuPerRequest } from '../src/bench/write.js';
 import { int } from '../src/report/format.js';
 import { SSE_MAIN } from './helpers.js';
 

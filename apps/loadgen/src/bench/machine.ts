@@ -13,6 +13,8 @@ export interface MachineInfo {
   nchan: string;
   kernel: string;
   openFilesLimit: string;
+  /** The Node `apps/sse` ran on, when not the load generator's (`pnpm bench --server-node`). */
+  serverNode?: string;
 }
 
 function run(cmd: string, args: string[]): string {
@@ -23,7 +25,11 @@ function run(cmd: string, args: string[]): string {
 }
 
 /** Reads the machine description (CPU, cores, versions). */
-export function machineInfo(natsBinary: string, nginxBinary: string): MachineInfo {
+export function machineInfo(
+  natsBinary: string,
+  nginxBinary: string,
+  serverNode?: string,
+): MachineInfo {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown';
   return {
@@ -36,6 +42,7 @@ export function machineInfo(natsBinary: string, nginxBinary: string): MachineInf
     nchan: run('dpkg-query', ['-W', '-f', '$' + '{Version}', 'libnginx-mod-nchan']),
     kernel: run('uname', ['-r']),
     openFilesLimit: run('sh', ['-c', 'ulimit -n']),
+    ...(serverNode ? { serverNode: run(serverNode, ['--version']) } : {}),
   };
 }
 

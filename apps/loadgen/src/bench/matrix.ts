@@ -1,6 +1,7 @@
 import type { ConnectResult } from '../connect.js';
 import type { FanoutResult } from '../fanout.js';
 import type { PublishResult } from '../publish.js';
+import type { StormResult } from '../storm.js';
 
 /** One measured run and the exact command that reproduces it. */
 export interface Run<R> {
@@ -45,6 +46,30 @@ export interface BenchResults {
   connect: { ours: Run<ConnectResult> | undefined; nchan: Run<ConnectResult> | undefined };
   /** Runs that failed, with the error. */
   errors: string[];
+  // The scenarios of issue #16. Each is present when the run included it, absent in older runs.
+  /** Connection cost at 100k: ours `SSE_WORKERS=workers` on one port, nginx with as many workers. */
+  connectHundredK?: Pair<ConnectResult> & { workers: number };
+  /** Reconnect storm: two instances, one SIGKILLed. */
+  storm?: Pair<StormResult>;
+  /** Fan-out at the largest size, one process each, in alternating pairs. */
+  fanoutPairs?: Array<Pair<FanoutResult>>;
+  /** `queue-change` with one hot environment and with many, 1 and `workers` processes. */
+  publishMix?: { workers: number; hot: PublishMix; spread: PublishMix; spreadEnvs: number };
+  /** Publishes overlapping a connect storm: intermediate updates each subscriber missed. */
+  gaps?: Pair<FanoutResult> & { workers: number };
+}
+
+/** One scenario measured against ours and nchan. */
+export interface Pair<R> {
+  ours?: Run<R> | undefined;
+  nchan?: Run<R> | undefined;
+}
+
+/** One publish mix: ours with 1 process, ours with several, nchan. */
+export interface PublishMix {
+  one?: Run<PublishResult> | undefined;
+  workers?: Run<PublishResult> | undefined;
+  nchan?: Run<PublishResult> | undefined;
 }
 
 /** The standard matrix, or a small one for a quick check. */
@@ -60,6 +85,20 @@ export interface MatrixSpec {
   publishConcurrency: number;
   publishDurationMs: number;
   publishEnvs: number;
+  /** Clients of the 100k connect run, and the server processes (ours' `SSE_WORKERS`, nginx workers). */
+  connectHundredK: number;
+  connectHundredKWorkers: number;
+  /** Subscribers of the reconnect storm, over two instances. */
+  stormSubscribers: number;
+  /** Alternating fan-out pairs at the largest size. */
+  fanoutPairs: number;
+  /** `SSE_WORKERS` of the publish mixes' N-worker runs. */
+  mixWorkers: number;
+  /** The overlap run: subscribers, `SSE_WORKERS` (≥ 4), ramp, and how many connect before the publishes start. */
+  gapsSubscribers: number;
+  gapsWorkers: number;
+  gapsRamp: number;
+  gapsPublishAfter: number;
 }
 
 /** The matrix of the issue: 1k/5k/10k/19k, 100k, a 19k storm, 10 s of publishes at 64 concurrent. */
@@ -75,6 +114,15 @@ export const STANDARD: MatrixSpec = {
   publishConcurrency: 64,
   publishDurationMs: 10_000,
   publishEnvs: 100,
+  connectHundredK: 100_000,
+  connectHundredKWorkers: 6,
+  stormSubscribers: 19_000,
+  fanoutPairs: 5,
+  mixWorkers: 2,
+  gapsSubscribers: 100_000,
+  gapsWorkers: 6,
+  gapsRamp: 5000,
+  gapsPublishAfter: 40_000,
 };
 
 /** A minute-long version to check the machinery. */
@@ -90,4 +138,13 @@ export const QUICK: MatrixSpec = {
   publishConcurrency: 16,
   publishDurationMs: 2000,
   publishEnvs: 10,
+  connectHundredK: 3000,
+  connectHundredKWorkers: 3,
+  stormSubscribers: 1000,
+  fanoutPairs: 2,
+  mixWorkers: 2,
+  gapsSubscribers: 3000,
+  gapsWorkers: 4,
+  gapsRamp: 1500,
+  gapsPublishAfter: 1000,
 };

@@ -162,6 +162,8 @@ export async function startNats(binary: string): Promise<RunningServer> {
 /** Starts one `apps/sse` process (`node apps/sse/dist/main.js`), with NATS if `natsUrl` is given. */
 export async function startSse(options: {
   main: string;
+  /** Node binary. @defaultValue this process's */
+  node?: string | undefined;
   token: string;
   natsUrl?: string;
   nodeArgs?: string[];
@@ -180,10 +182,14 @@ export async function startSse(options: {
   else delete env.NATS_URL;
   // The "listening" line is logged at info level: ask for it, then filter nothing else.
   env.LOG_LEVEL = 'info';
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.main], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    options.node ?? process.execPath,
+    [...(options.nodeArgs ?? []), options.main],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   await waitForOutput(child, 'apps/sse', /"msg":"listening"/, 20_000);
   return {
     name: 'apps/sse',

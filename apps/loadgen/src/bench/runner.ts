@@ -1,14 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { ConnectResult } from '../connect.js';
 import type { FanoutResult } from '../fanout.js';
-import { parseCommand } from '../options.js';
-import { Progress } from '../progress.js';
 import type { PublishResult } from '../publish.js';
-import type { AnyResult } from '../report/markdown.js';
-import { runCommand, writeOutputs } from '../run.js';
+import { runCapacity } from './capacity.js';
 import { loadNow } from './machine.js';
-import type { BenchResults, MatrixSpec, Run } from './matrix.js';
+import type { BenchResults, MatrixSpec } from './matrix.js';
 import {
   type RunningServer,
   startBareHttp,
@@ -17,49 +13,23 @@ import {
   startNchan,
   startSse,
 } from './processes.js';
+import { type BenchPaths, loadgen } from './run-loadgen.js';
 import { NCHAN, OURS, type ServerKind } from './scenarios.js';
 
-/** Paths the benchmark needs. */
-export interface BenchPaths {
-  /** `apps/sse/dist/main.js`. */
-  sseMain: string;
-  /** Where reports go. */
-  reportsDir: string;
-  natsBinary: string;
-  nginxBinary: string;
-}
-
 /** The parts of the matrix, selectable with `--only`. */
-export const SCENARIOS = ['fanout', 'connect', 'publish', '100k'] as const;
+export const SCENARIOS = [
+  'fanout',
+  'connect',
+  'publish',
+  '100k',
+  'connect100k',
+  'storm',
+  'pairs',
+  'mix',
+  'gaps',
+] as const;
 /** One part of the matrix. */
 export type Scenario = (typeof SCENARIOS)[number];
-
-const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-
-/**
- * Runs one loadgen command in this process (exactly the argv a person would
- * type after `pnpm loadgen`), writes its JSON and HTML report.
- */
-async function loadgen<R extends AnyResult>(
-  paths: BenchPaths,
-  name: string,
-  argv: string[],
-  log: (l: string) => void,
-): Promise<Run<R>> {
-  const command = parseCommand(argv);
-  if (command.command === 'help') throw new Error('unreachable');
-  const html = `${name}.html`;
-  const json = `${name}.json`;
-  log(`$ pnpm loadgen ${argv.map(quote).join(' ')}`);
-  const result = (await runCommand(command, new Progress())) as R;
-  writeOutputs(result, {
-    json: join(paths.reportsDir, json),
-    html: join(paths.reportsDir, html),
-    markdown: undefined,
-    strict: false,
-  });
-  return { command: `pnpm loadgen ${argv.map(quote).join(' ')}`, result, html, json };
-}
 
 /** Runs the matrix against flagsmith-rt and nchan, one server at a time. */
 export async function runMatrix(
@@ -94,7 +64,13 @@ export async function runMatrix(
   const start = async (kind: ServerKind): Promise<RunningServer> =>
     kind === OURS
       ? // One process, as nchan runs one worker (SSE_WORKERS defaults to the CPU count with NATS).
-        startSse({ main: paths.sseMain, token, natsUrl: nats.url, extraEnv: { SSE_WORKERS: '1' } })
+        startSse({
+          main: paths.sseMain,
+          node: paths.sseNode,
+          token,
+          natsUrl: nats.url,
+          extraEnv: { SSE_WORKERS: '1' },
+        })
       : startNchan(paths.nginxBinary);
 
   const attempt = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
@@ -221,7 +197,8 @@ export async function runMatrix(
         slot: 'oursWorkers',
         kind: OURS,
         label: 'ours, SSE_WORKERS default',
-        launch: () => startSse({ main: paths.sseMain, token, natsUrl: nats.url }),
+        launch: () =>
+          startSse({ main: paths.sseMain, node: paths.sseNode, token, natsUrl: nats.url }),
         pids: (s) => [s.pid, nats.pid],
       },
     ];
@@ -300,6 +277,8 @@ export async function runMatrix(
           await server.stop();
         }
       });
+
+    await runCapacity({ spec, paths, log, token, nats, results, attempt }, only);
   } finally {
     await nats.stop();
   }

@@ -1,10 +1,12 @@
 import type { ConnectResult } from '../connect.js';
 import type { FanoutResult } from '../fanout.js';
+import type { GapSummary } from '../gaps.js';
 import type { PublishResult } from '../publish.js';
+import type { StormResult } from '../storm.js';
 import { counts, int, ms, pct, table } from './format.js';
 
 /** Any result the CLI produces. */
-export type AnyResult = FanoutResult | PublishResult | ConnectResult;
+export type AnyResult = FanoutResult | PublishResult | ConnectResult | StormResult;
 
 /** CPU ms spread over deliveries, in µs each. */
 export function perDelivery(cpuMs: number, delivered: number): string {
@@ -20,7 +22,27 @@ export function markdownSummary(result: AnyResult): string {
       return publishMarkdown(result);
     case 'connect':
       return connectMarkdown(result);
+    case 'storm':
+      return stormMarkdown(result);
   }
+}
+
+/** One line on the updates subscribers skipped, or '' without a gap summary. */
+export function gapsLine(g: GapSummary | undefined): string {
+  if (!g) return '';
+  const missed = g.missedByUpdate
+    .map((n, i) => (n > 0 ? `update ${i + 1}: ${int(n)}` : ''))
+    .filter((t) => t !== '');
+  return (
+    `Missed intermediate updates: ${int(g.withGaps)} of ${int(g.subscribers)} subscribers missed at least one` +
+    `${missed.length > 0 ? ` (${missed.join(', ')})` : ''}; ${int(g.endedWithLast)} ended with the last update, ` +
+    `${int(g.subscribers - g.endedWithLast)} did not; per subscriber: ${
+      Object.entries(g.histogram)
+        .map(([k, v]) => `${k} missed × ${int(v)}`)
+        .join(', ') || 'none'
+    }` +
+    `${g.untracked > 0 ? `; ${int(g.untracked)} not tracked per update` : ''}.`
+  );
 }
 
 function fanoutMarkdown(r: FanoutResult): string {
@@ -76,6 +98,7 @@ function fanoutMarkdown(r: FanoutResult): string {
     `Load generator: ${r.loadgen.workers} worker(s), max worker RSS ${r.loadgen.maxWorkerRssMb.toFixed(0)} MB, CPU ${int(r.loadgen.workerCpuMs)} ms (${int(r.loadgen.workerCpuMsDuringUpdates)} ms during the updates, ` +
       `${perDelivery(r.loadgen.workerCpuMsDuringUpdates, r.totals.delivered)} µs per delivered event).`,
   );
+  if (r.gaps) lines.push('', gapsLine(r.gaps));
   return lines.join('\n');
 }
 
@@ -96,12 +119,36 @@ function publishMarkdown(r: PublishResult): string {
   ].join('\n');
 }
 
+function stormMarkdown(r: StormResult): string {
+  const s = r.subscribers;
+  const u = r.update;
+  return [
+    `## storm: ${r.label}`,
+    '',
+    `${int(s.beforeKill)} of ${int(s.requested)} subscribers connected when PID ${r.options.killPid} was killed; ` +
+      `drops ${counts(s.drops)}; ${int(s.reconnects)} reconnected (failed attempts: ${counts(s.reconnectFailures)}); ` +
+      `${int(s.atEnd)} connected at the end. **All back after ${ms(r.allBackMs)} ms.**`,
+    '',
+    `Update published ${ms(u.publishedAfterKillMs)} ms after the kill (${u.publishStatus.join(',')}): ` +
+      `**delivered ${int(u.delivered)} / ${int(u.expected)} (${pct(u.ratio)})**, the last ${ms(u.completionAfterKillMs)} ms after the kill; ` +
+      `latency from the publish p50 ${ms(u.latency.p50)} ms, p99 ${ms(u.latency.p99)} ms, max ${ms(u.latency.max)} ms.`,
+    '',
+    `All back and delivered: ${ms(r.allBackAndDeliveredMs)} ms after the kill (goal ≤ ${ms(r.goalMs)} ms: backoff window ${ms(r.options.backoff.baseMs)} ms + 2 s).` +
+      (r.serverCpuMs === undefined
+        ? ''
+        : ` Survivors' CPU from the kill on: ${int(r.serverCpuMs)} ms.`),
+  ].join('\n');
+}
+
 function connectMarkdown(r: ConnectResult): string {
   return [
     `## connect: ${r.label}`,
     '',
     `**${int(r.connected)} of ${int(r.clients)} clients connected**, the last after ${ms(r.timeToAllMs)} ms; failures: ${counts(r.failures)}.` +
-      (r.serverCpuMs === undefined ? '' : ` Server CPU ${int(r.serverCpuMs)} ms.`),
+      (r.serverCpuMs === undefined
+        ? ''
+        : ` Server CPU ${int(r.serverCpuMs)} ms (${ms(r.serverCpuMsPer1000)} ms per 1,000 connections; PID ${r.options.pids[0]} itself ${int(r.serverOwnCpuMs?.[0])} ms).`) +
+      (r.connectsPerSecond === undefined ? '' : ` ${int(r.connectsPerSecond)} connections/s.`),
   ].join('\n');
 }
 
@@ -120,5 +167,7 @@ export function isClean(result: AnyResult): boolean {
       return result.failed === 0 && result.requests > 0;
     case 'connect':
       return result.connected === result.clients;
+    case 'storm':
+      return result.allBackAndDeliveredMs !== undefined;
   }
 }

@@ -1,0 +1,253 @@
+import type { ConnectResult } from '../connect.js';
+import type { FanoutResult } from '../fanout.js';
+import type { PublishResult } from '../publish.js';
+import type { StormResult } from '../storm.js';
+import type { BenchResults, MatrixSpec, Pair, PublishMix } from './matrix.js';
+import { type RunningServer, startNchan, startSse } from './processes.js';
+import { type BenchPaths, loadgen } from './run-loadgen.js';
+import type { Scenario } from './runner.js';
+import { NCHAN, OURS, type ServerKind } from './scenarios.js';
+
+/** What the runs of issue #16 share with the rest of the matrix. */
+export interface CapacityContext {
+  spec: MatrixSpec;
+  paths: BenchPaths;
+  log: (line: string) => void;
+  /** The publish token every `apps/sse` gets. */
+  token: string;
+  /** The run's nats-server. */
+  nats: RunningServer;
+  /** Filled in as the runs end. */
+  results: BenchResults;
+  /** Runs `fn`, recording a failure under `what` instead of throwing. */
+  attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T | undefined>;
+}
+
+/**
+ * The scenarios of issue #16, each side by side with nginx+nchan: the cost of
+ * accepting connections at 100k, a reconnect storm after a SIGKILL,
+ * alternating fan-out pairs, publish mixes with 1 and N workers, and
+ * publishes overlapping a connect storm (missed intermediate updates).
+ */
+export async function runCapacity(
+  ctx: CapacityContext,
+  only: ReadonlySet<Scenario>,
+): Promise<void> {
+  const { spec, results } = ctx;
+  if (only.has('connect100k')) {
+    const n = spec.connectHundredKWorkers;
+    results.connectHundredK = { workers: n };
+    for (const kind of [OURS, NCHAN]) {
+      results.connectHundredK[kind.name] = await ctx.attempt(`connect100k ${kind.name}`, () =>
+        withServers(ctx, kind, 1, n, ([s]) =>
+          loadgen<ConnectResult>(
+            ctx.paths,
+            `connect-${spec.connectHundredK}-${kind.name}`,
+            [
+              'connect',
+              ...kind.args([s!.url]),
+              '--clients',
+              String(spec.connectHundredK),
+              '--workers',
+              String(Math.max(n, Math.ceil(spec.connectHundredK / 19_000))),
+              '--connect-timeout',
+              '60s',
+              '--pid',
+              String(s!.pid),
+              '--label',
+              `${kind.name}, ${spec.connectHundredK} at once on ${n} workers`,
+            ],
+            ctx.log,
+          ),
+        ),
+      );
+    }
+  }
+
+  if (only.has('storm')) {
+    results.storm = {};
+    for (const kind of [OURS, NCHAN]) {
+      results.storm[kind.name] = await ctx.attempt(`storm ${kind.name}`, () =>
+        withServers(ctx, kind, 2, 1, ([killed, survivor]) =>
+          loadgen<StormResult>(
+            ctx.paths,
+            `storm-${spec.stormSubscribers}-${kind.name}`,
+            [
+              'storm',
+              ...kind.args([killed!.url, survivor!.url]),
+              '--subscribers',
+              String(spec.stormSubscribers),
+              '--ramp',
+              String(spec.rampPerSecond),
+              '--kill-pid',
+              String(killed!.pid),
+              '--pid',
+              String(survivor!.pid),
+              '--label',
+              `${kind.name}, ${spec.stormSubscribers} over 2 instances, one killed`,
+            ],
+            ctx.log,
+          ),
+        ),
+      );
+    }
+  }
+
+  if (only.has('pairs')) {
+    const n = spec.sizes[spec.sizes.length - 1]!;
+    results.fanoutPairs = [];
+    for (let i = 0; i < spec.fanoutPairs; i++) {
+      const pair: Pair<FanoutResult> = {};
+      // Alternate which goes first, so drift in the machine's load favours neither.
+      for (const kind of i % 2 === 0 ? [OURS, NCHAN] : [NCHAN, OURS]) {
+        pair[kind.name] = await ctx.attempt(`pair ${i + 1} ${kind.name}`, () =>
+          withServers(ctx, kind, 1, 1, ([s]) =>
+            loadgen<FanoutResult>(
+              ctx.paths,
+              `pair-${i + 1}-${n}-${kind.name}`,
+              [
+                'fanout',
+                ...kind.args([s!.url]),
+                ...fanoutArgs(spec, n),
+                '--pid',
+                String(s!.pid),
+                '--label',
+                `${kind.name}, ${n} subscribers, pair ${i + 1}`,
+              ],
+              ctx.log,
+            ),
+          ),
+        );
+      }
+      results.fanoutPairs.push(pair);
+    }
+  }
+
+  if (only.has('mix')) {
+    const w = spec.mixWorkers;
+    const mix = { workers: w, hot: {}, spread: {}, spreadEnvs: spec.publishEnvs };
+    results.publishMix = mix;
+    for (const [name, envs] of [
+      ['hot', 1],
+      ['spread', spec.publishEnvs],
+    ] as const) {
+      const runs: PublishMix = mix[name];
+      for (const [slot, kind, workers] of [
+        ['one', OURS, 1],
+        ['workers', OURS, w],
+        ['nchan', NCHAN, 1],
+      ] as const) {
+        runs[slot] = await ctx.attempt(`mix ${name} ${slot}`, () =>
+          withServers(ctx, kind, 1, workers, ([s]) =>
+            loadgen<PublishResult>(
+              ctx.paths,
+              `mix-${name}-${slot}`,
+              [
+                'publish',
+                ...kind.args([s!.url]),
+                '--concurrency',
+                String(spec.publishConcurrency),
+                '--duration',
+                `${spec.publishDurationMs}ms`,
+                '--envs',
+                String(envs),
+                '--pid',
+                String(s!.pid),
+                ...(kind === OURS ? ['--pid', String(ctx.nats.pid)] : []),
+                '--label',
+                `${kind.name}, ${envs === 1 ? 'one hot environment' : `${envs} environments`}, ${workers} worker(s)`,
+              ],
+              ctx.log,
+            ),
+          ),
+        );
+      }
+    }
+  }
+
+  if (only.has('gaps')) {
+    const w = spec.gapsWorkers;
+    results.gaps = { workers: w };
+    for (const kind of [OURS, NCHAN]) {
+      results.gaps[kind.name] = await ctx.attempt(`gaps ${kind.name}`, () =>
+        withServers(ctx, kind, 1, w, ([s]) =>
+          loadgen<FanoutResult>(
+            ctx.paths,
+            `gaps-${spec.gapsSubscribers}-${kind.name}`,
+            [
+              'fanout',
+              ...kind.args([s!.url]),
+              '--subscribers',
+              String(spec.gapsSubscribers),
+              '--workers',
+              String(Math.max(w, Math.ceil(spec.gapsSubscribers / 19_000))),
+              '--updates',
+              String(spec.updates),
+              '--interval',
+              `${spec.intervalMs}ms`,
+              '--ramp',
+              String(spec.gapsRamp),
+              '--publish-after-connected',
+              String(spec.gapsPublishAfter),
+              '--connect-timeout',
+              '60s',
+              '--settle-timeout',
+              '20s',
+              '--pid',
+              String(s!.pid),
+              '--label',
+              `${kind.name}, ${spec.gapsSubscribers} connecting over ${w} workers while publishing`,
+            ],
+            ctx.log,
+          ),
+        ),
+      );
+    }
+  }
+}
+
+/** The fan-out options of target 1 at `n` subscribers. */
+function fanoutArgs(spec: MatrixSpec, n: number): string[] {
+  return [
+    '--subscribers',
+    String(n),
+    '--updates',
+    String(spec.updates),
+    '--interval',
+    `${spec.intervalMs}ms`,
+    '--ramp',
+    String(spec.rampPerSecond),
+  ];
+}
+
+/**
+ * Starts `count` instances of a server, each with `workers` processes (ours:
+ * `SSE_WORKERS` on the run's NATS; nchan: nginx workers on one `reuseport`
+ * port), runs `fn`, stops them all.
+ */
+async function withServers<T>(
+  ctx: CapacityContext,
+  kind: ServerKind,
+  count: number,
+  workers: number,
+  fn: (servers: RunningServer[]) => Promise<T>,
+): Promise<T> {
+  const servers: RunningServer[] = [];
+  try {
+    for (let i = 0; i < count; i++)
+      servers.push(
+        kind === OURS
+          ? await startSse({
+              main: ctx.paths.sseMain,
+              node: ctx.paths.sseNode,
+              token: ctx.token,
+              natsUrl: ctx.nats.url,
+              extraEnv: { SSE_WORKERS: String(workers) },
+            })
+          : await startNchan(ctx.paths.nginxBinary, workers),
+      );
+    return await fn(servers);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}

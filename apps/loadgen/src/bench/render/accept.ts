@@ -1,0 +1,90 @@
+import type { ConnectResult } from '../../connect.js';
+import { int, ms, table } from '../../report/format.js';
+import type { Run } from '../matrix.js';
+import { link, type RenderInput, ratio, verdict } from './format.js';
+
+/** The goal of issue #16: ours spends at most this multiple of nchan's CPU per accepted connection. */
+export const ACCEPT_GOAL = 1.5;
+
+/** Ours ÷ nchan server CPU per 1,000 accepted connections, or undefined. */
+export function acceptRatio(
+  ours: ConnectResult | undefined,
+  nchan: ConnectResult | undefined,
+): number | undefined {
+  const o = ours?.serverCpuMsPer1000;
+  const n = nchan?.serverCpuMsPer1000;
+  return o === undefined || n === undefined || n === 0 ? undefined : o / n;
+}
+
+/** Whether the run measured connection cost the way issue #16 asks (older runs did not). */
+export function hasAcceptCost({ results }: RenderInput): boolean {
+  return (
+    results.connectHundredK !== undefined ||
+    results.connect.ours?.result.serverCpuMsPer1000 !== undefined
+  );
+}
+
+/** Issue #16 goal 1: server CPU per accepted connection and connect rate, at 19,000 and at 100k. */
+export function acceptSection(input: RenderInput): string[] {
+  if (!hasAcceptCost(input)) return [];
+  const { results, spec, reportsRel } = input;
+  const figure = (r: ConnectResult | undefined) =>
+    r
+      ? `${int(r.connected)} / ${int(r.clients)} in ${ms(r.timeToAllMs)} ms (${int(r.connectsPerSecond)}/s)`
+      : '–';
+  const cpu = (r: ConnectResult | undefined) =>
+    r?.serverCpuMs === undefined
+      ? '–'
+      : `${int(r.serverCpuMs)} ms (**${ms(r.serverCpuMsPer1000)} ms per 1,000**; PID ${r.options.pids[0]} itself ${int(r.serverOwnCpuMs?.[0])} ms)`;
+  const row = (
+    scale: string,
+    o: Run<ConnectResult> | undefined,
+    n: Run<ConnectResult> | undefined,
+  ) => {
+    const r = acceptRatio(o?.result, n?.result);
+    return [
+      scale,
+      figure(o?.result),
+      cpu(o?.result),
+      figure(n?.result),
+      cpu(n?.result),
+      ratio(o?.result.connectsPerSecond, n?.result.connectsPerSecond),
+      r === undefined ? '–' : `${r.toFixed(2)}×`,
+      verdict(r === undefined ? undefined : r <= ACCEPT_GOAL),
+      `${link(reportsRel, o, 'ours')} · ${link(reportsRel, n, 'nchan')}`,
+    ];
+  };
+  const k = results.connectHundredK;
+  return [
+    `### 7. Cost of accepting connections (issue #16 goal 1: server CPU per accepted stream ≤ ${ACCEPT_GOAL}× nchan's)`,
+    '',
+    table(
+      [
+        'clients at once',
+        'ours connected (rate)',
+        'ours server CPU',
+        'nchan connected (rate)',
+        'nchan server CPU',
+        'rate ratio',
+        'CPU per connection ratio',
+        'verdict',
+        'reports',
+      ],
+      [
+        row(`${int(spec.storm)}, one process each`, results.connect.ours, results.connect.nchan),
+        ...(k
+          ? [
+              row(
+                `${int(spec.connectHundredK)}: ours \`SSE_WORKERS=${k.workers}\`, nginx ${k.workers} workers (reuseport)`,
+                k.ours,
+                k.nchan,
+              ),
+            ]
+          : []),
+      ],
+    ),
+    '',
+    'Server CPU is every server process (a cluster primary and its workers, nginx and its workers) from the first attempt until the last client was connected; "itself" is the first process alone (the cluster primary, or nginx\'s master).',
+    '',
+  ];
+}

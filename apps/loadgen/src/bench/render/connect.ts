@@ -1,0 +1,43 @@
+import { counts, int, ms, table } from '../../report/format.js';
+import { link, type RenderInput, ratio } from './format.js';
+
+/** Target 5: a connection storm against one process. */
+export function connectSection({ results, spec, reportsRel }: RenderInput): string[] {
+  const co = results.connect.ours?.result;
+  const cn = results.connect.nchan?.result;
+  return [
+    `### 5. Connection storm: ${int(spec.storm)} clients at once against one process`,
+    '',
+    table(
+      ['', 'ours', 'nchan', 'ratio'],
+      [
+        [
+          'connected',
+          co ? `${int(co.connected)} / ${int(co.clients)}` : '–',
+          cn ? `${int(cn.connected)} / ${int(cn.clients)}` : '–',
+          '',
+        ],
+        [
+          'time until the last was connected (ms)',
+          ms(co?.timeToAllMs),
+          ms(cn?.timeToAllMs),
+          ratio(co?.timeToAllMs, cn?.timeToAllMs),
+        ],
+        ['failures', co ? counts(co.failures) : '–', cn ? counts(cn.failures) : '–', ''],
+        [
+          'server CPU ms',
+          int(co?.serverCpuMs),
+          int(cn?.serverCpuMs),
+          ratio(co?.serverCpuMs, cn?.serverCpuMs),
+        ],
+        [
+          'report',
+          link(reportsRel, results.connect.ours),
+          link(reportsRel, results.connect.nchan),
+          '',
+        ],
+      ],
+    ),
+    '',
+  ];
+}
