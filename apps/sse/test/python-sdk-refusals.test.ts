@@ -19,7 +19,7 @@ const MAX_RATE = 1.5;
  * run test/python-sdk-refusals.test.ts` (the tests then fail, naming the rate).
  */
 const HOLD_ENV = process.env.FLAGSMITH_RT_REFUSAL_HOLD_MS;
-const HOLD = HOLD_ENV === undefined ? {} : { REFUSAL_HOLD_MS: HOLD_ENV };
+const HOLD: Record<string, string> = HOLD_ENV === undefined ? {} : { REFUSAL_HOLD_MS: HOLD_ENV };
 
 let api: FlagsmithApiFake | undefined;
 let sdk: PythonSdk | undefined;
