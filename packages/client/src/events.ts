@@ -1,4 +1,4 @@
-import { decodeUpdateMessage, UPDATE_EVENT } from '@flagsmith-rt/protocol';
+import { decodeUpdateData, UPDATE_EVENT } from '@flagsmith-rt/protocol';
 import { EventError } from './errors.js';
 import type { SseMessage } from './sse-parser.js';
 
@@ -16,7 +16,7 @@ export function readUpdate(message: SseMessage): number | EventError {
       true,
     );
   }
-  const decoded = decodeUpdateMessage(new TextEncoder().encode(message.data));
+  const decoded = decodeUpdateData(message.data);
   return decoded.ok
     ? decoded.value
     : new EventError(

@@ -12,6 +12,7 @@ export {
   updateFrameText,
 } from './frame.js';
 export {
+  decodeUpdateData,
   decodeUpdateMessage,
   encodeUpdateMessage,
   parseEventId,

@@ -1,7 +1,12 @@
 import { UPDATED_AT_FIELD } from './constants.js';
 import { encodeUpdateData } from './frame.js';
 import { fail, ok, type Result } from './result.js';
-import { formatIsoTimestamp, MILLISECONDS_THRESHOLD, parseUpdatedAt } from './timestamp.js';
+import {
+  formatIsoTimestamp,
+  MILLISECONDS_THRESHOLD,
+  parseUpdatedAt,
+  YEAR_10000_SECONDS,
+} from './timestamp.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -90,4 +95,30 @@ export function parseEventId(value: string | undefined | null): Result<number> {
     return fail('invalid_event_id', 'The last event id is not a positive timestamp.');
   }
   return ok(seconds);
+}
+
+/**
+ * Reads the `data:` of an `environment_updated` event as the service sends it:
+ * `{"updated_at": <seconds>}` with a plain number (PROTOCOL.md). Stricter and
+ * smaller than {@link decodeUpdateMessage}, which also takes what direct NATS
+ * publishers may write: browsers ship this one, so it leaves the ISO parser out.
+ */
+export function decodeUpdateData(data: string): Result<number> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return fail('invalid_json', 'The event data is not JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return fail('invalid_body', 'The event data is not a JSON object.');
+  }
+  const value = (parsed as Record<string, unknown>)[UPDATED_AT_FIELD];
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    return fail('invalid_updated_at', 'The event data has no positive numeric "updated_at".');
+  }
+  if (value >= YEAR_10000_SECONDS) {
+    return fail('invalid_updated_at', 'updated_at is past the year 9999.');
+  }
+  return ok(value);
 }
