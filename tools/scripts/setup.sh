@@ -35,6 +35,7 @@ present() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null
 # installed (a command on PATH, or an absolute path). setpriv, dpkg-query, uname
 # and sh come with every Debian (essential packages); they are listed because
 # the tests start them (nats-launcher's reaper, loadgen's machine description).
+# An `npm:` package is installed below with npm, not apt-get.
 programs=$(cat <<'LIST'
 nats-server   nats-server          test   nats-server
 nginx         nginx                test   nginx
@@ -48,6 +49,8 @@ setpriv       util-linux           test   setpriv
 dpkg-query    dpkg                 test   dpkg-query
 uname         coreutils            test   uname
 sh            dash                 test   sh
+tar           tar                  test   tar
+pnpm          npm:pnpm             start  pnpm
 promtool      prometheus           check  promtool
 python3-yaml  python3-yaml         check  /usr/lib/python3/dist-packages/yaml/__init__.py
 LIST
@@ -56,6 +59,7 @@ LIST
 missing=()
 while read -r program package need check; do
   [[ " ${needs[*]} " == *" $need "* ]] || continue
+  [[ $package == npm:* ]] && continue
   present "$check" || missing+=("$package")
 done <<<"$programs"
 if ((${#missing[@]})); then
