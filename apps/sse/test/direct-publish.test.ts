@@ -199,7 +199,17 @@ describe('publishers writing straight to NATS, two instances', () => {
     const onA = await subscribe(a.port, env);
     const onB = await subscribe(b.port, env);
     const bad = ['not json', '{"updated_at": "soon"}', '{}', '{"updated_at": -5}', '[1]'];
-    for (const payload of bad) await rawWrite(env, payload);
+    // One at a time: the stream keeps one message per subject, so a write that lands before the
+    // consumers read the one before would replace it unread.
+    for (const [index, payload] of bad.entries()) {
+      await rawWrite(env, payload);
+      for (const i of [a, b]) {
+        await waitFor(
+          async () => (await readErrors(i.port)) === index + 1,
+          `read error ${index + 1}`,
+        );
+      }
+    }
     expect(await publishUpdate(js, env, 1735229888.76)).toBe('published');
     for (const s of [onA, onB]) await s.until((t) => t.endsWith(frame('1735229888.76')), 'it');
 
