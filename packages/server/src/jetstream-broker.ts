@@ -43,6 +43,7 @@ import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
 import {
   restoreUpdate,
   type StoredUpdate,
+  storedUpdateOf,
   type UpdateChannel,
   writeUpdate,
 } from './update-writer.js';
@@ -729,13 +730,7 @@ export class JetStreamBroker implements Broker {
     } catch (error) {
       throw this.#unavailable('read', error);
     }
-    if (stored === null) return undefined;
-    const decoded = decodeUpdateMessage(stored.data);
-    return {
-      sequence: stored.seq,
-      storedAt: stored.time.getTime(),
-      updatedAt: decoded.ok ? decoded.value : undefined,
-    };
+    return storedUpdateOf(stored);
   }
 
   /** Settles with `request`, or fails as soon as the connection is lost. */

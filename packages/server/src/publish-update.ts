@@ -1,5 +1,4 @@
 import {
-  decodeUpdateMessage,
   type ProtocolErrorCode,
   parseUpdatedAt,
   STREAM_SETTINGS,
@@ -12,7 +11,12 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { PublishOutcome } from './broker.js';
-import { type StoredUpdate, type UpdateChannel, writeUpdate } from './update-writer.js';
+import {
+  type StoredUpdate,
+  storedUpdateOf,
+  type UpdateChannel,
+  writeUpdate,
+} from './update-writer.js';
 
 /** Options of {@link publishUpdate}. */
 export interface PublishUpdateOptions {
@@ -126,16 +130,9 @@ function jetStreamChannel(js: JetStreamClient, timeoutMs: number | undefined): U
         manager = js.jetstreamManager(false);
         managers.set(js, manager);
       }
-      const stored = await (await manager).direct.getMessage(STREAM_SETTINGS.name, {
-        last_by_subj: subject,
-      });
-      if (stored === null) return undefined;
-      const decoded = decodeUpdateMessage(stored.data);
-      return {
-        sequence: stored.seq,
-        storedAt: stored.time.getTime(),
-        updatedAt: decoded.ok ? decoded.value : undefined,
-      };
+      return storedUpdateOf(
+        await (await manager).direct.getMessage(STREAM_SETTINGS.name, { last_by_subj: subject }),
+      );
     },
   };
 }

@@ -1,4 +1,9 @@
-import { encodeUpdateMessage, messageIdFor, subjectFor } from '@flagsmith-rt/protocol';
+import {
+  decodeUpdateMessage,
+  encodeUpdateMessage,
+  messageIdFor,
+  subjectFor,
+} from '@flagsmith-rt/protocol';
 import type { PublishOutcome } from './broker.js';
 
 /**
@@ -15,6 +20,24 @@ export interface StoredUpdate {
   readonly storedAt: number;
   /** Its timestamp (epoch seconds), or `undefined` when the payload is not an update. */
   readonly updatedAt: number | undefined;
+}
+
+/** A stream message as `direct.getMessage` returns it: the fields {@link storedUpdateOf} reads. */
+export interface StreamMessage {
+  readonly seq: number;
+  readonly time: Date;
+  readonly data: Uint8Array;
+}
+
+/** The last message of a subject as a {@link StoredUpdate}; `undefined` when there is none. */
+export function storedUpdateOf(stored: StreamMessage | null): StoredUpdate | undefined {
+  if (stored === null) return undefined;
+  const decoded = decodeUpdateMessage(stored.data);
+  return {
+    sequence: stored.seq,
+    storedAt: stored.time.getTime(),
+    updatedAt: decoded.ok ? decoded.value : undefined,
+  };
 }
 
 /** What JetStream answered to a write. */
