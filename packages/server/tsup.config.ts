@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // `jetstream` is the Fastify-free subpath export for direct publishers.
-  entry: ['src/index.ts', 'src/jetstream.ts'],
+  entry: { index: 'src/index.ts', jetstream: 'src/jetstream/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,

@@ -1,5 +1,5 @@
 import { KEEPALIVE_INTERVAL_MS } from '@flagsmith-rt/protocol';
-import type { Broker } from './broker.js';
+import type { Broker } from './broker/broker.js';
 import { PluginOptionsError } from './errors.js';
 
 /** Options of the {@link flagsmithRealtime} plugin. */

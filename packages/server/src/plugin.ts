@@ -9,24 +9,24 @@ import {
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
-import { TokenVerifier } from './auth.js';
-import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './cors.js';
-import { errorHandlerFor, notFoundError, sendError } from './error-handler.js';
 import { HttpError, PluginOptionsError } from './errors.js';
-import { countHealthcheck, livezHandler, readyzHandler } from './health-routes.js';
-import { Hub } from './hub.js';
-import { createMetricsRegistry } from './metrics.js';
-import { metricsHandler } from './metrics-route.js';
+import { Hub } from './fanout/hub.js';
+import { TokenVerifier } from './http/auth.js';
+import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './http/cors.js';
+import { errorHandlerFor, notFoundError, sendError } from './http/error-handler.js';
+import { RefusalHolds } from './http/refusal-hold.js';
+import { createMetricsRegistry } from './metrics/registry.js';
 import { type FlagsmithRealtimeOptions, resolveOptions } from './options.js';
+import { countHealthcheck, livezHandler, readyzHandler } from './routes/health.js';
+import { metricsHandler } from './routes/metrics.js';
 import {
   countPublishStatus,
   countRefusedPublish,
   publishHandler,
   requireToken,
   unauthorizedError,
-} from './publish-route.js';
-import { RefusalHolds } from './refusal-hold.js';
-import { type EnvironmentParams, type StreamQuery, streamHandler } from './stream-route.js';
+} from './routes/publish.js';
+import { type EnvironmentParams, type StreamQuery, streamHandler } from './routes/stream.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

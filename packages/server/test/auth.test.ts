@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenVerifier } from '../src/auth.js';
+import { TokenVerifier } from '../src/http/auth.js';
 
 describe('TokenVerifier', () => {
   const verifier = new TokenVerifier('s3cret-token');

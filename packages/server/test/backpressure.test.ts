@@ -2,7 +2,7 @@ import { connect, type Socket } from 'node:net';
 import { getDefaultHighWaterMark } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../src/broker.js';
+import type { Broker } from '../src/broker/broker.js';
 import { buildTestApp, listen } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 import { waitFor } from './helpers/wait-for.js';

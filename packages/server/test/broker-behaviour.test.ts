@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LATEST_TTL_MS } from '@flagsmith-rt/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrokerUnavailableError } from '../src/broker.js';
+import { BrokerUnavailableError } from '../src/broker/broker.js';
 import { type BrokerHarness, embeddedHarness } from './helpers/broker-harness.js';
 import { jetstreamHarness } from './helpers/jetstream-harness.js';
 import { ManualClock } from './helpers/manual-clock.js';

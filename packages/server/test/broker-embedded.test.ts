@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../src/embedded-broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded.js';
 import type { BrokerLogger } from '../src/logger.js';
 
 describe('EmbeddedBroker', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateMetrics, metricsSnapshot } from '../src/cluster-metrics.js';
-import { EmbeddedBroker } from '../src/embedded-broker.js';
-import { Hub } from '../src/hub.js';
-import { createMetricsRegistry } from '../src/metrics.js';
+import { EmbeddedBroker } from '../src/broker/embedded.js';
+import { Hub } from '../src/fanout/hub.js';
+import { aggregateMetrics, metricsSnapshot } from '../src/metrics/cluster.js';
+import { createMetricsRegistry } from '../src/metrics/registry.js';
 
 /** A hub with `subscribers` fake open streams and some counted writes, and its registry. */
 async function worker(subscribers: number, writes: number, brokerReady: boolean) {

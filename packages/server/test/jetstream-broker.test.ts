@@ -17,8 +17,8 @@ import {
 import { nanos, nkeys } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Broker, BrokerUnavailableError } from '../src/broker.js';
-import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream-errors.js';
+import { type Broker, BrokerUnavailableError } from '../src/broker/broker.js';
+import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream/errors.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';

@@ -8,7 +8,7 @@ import {
   AckTimeoutError,
   NoStreamError,
   PublishRejectedError,
-} from '../src/jetstream-publisher.js';
+} from '../src/jetstream/acked-publisher.js';
 
 const STREAM = 'publisher-test';
 const payload = new TextEncoder().encode('1700000000.5');

@@ -1,6 +1,6 @@
 import { LATEST_TTL_MS } from '@flagsmith-rt/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LatestStore } from '../src/latest-store.js';
+import { LatestStore } from '../src/broker/latest-store.js';
 import { ManualClock } from './helpers/manual-clock.js';
 
 describe('LatestStore', () => {

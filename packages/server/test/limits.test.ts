@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker } from '../src/embedded-broker.js';
-import { frameworkErrorHandler } from '../src/error-handler.js';
-import { fastifyLimitOptions } from '../src/http-limits.js';
+import { EmbeddedBroker } from '../src/broker/embedded.js';
+import { frameworkErrorHandler } from '../src/http/error-handler.js';
+import { fastifyLimitOptions } from '../src/http/limits.js';
 import { flagsmithRealtime, ROUTER_OPTIONS } from '../src/plugin.js';
 import { AUTH, listen, TOKEN } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';

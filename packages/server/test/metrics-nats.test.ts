@@ -1,7 +1,7 @@
 import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JetStreamBroker } from '../src/jetstream-broker.js';
+import { JetStreamBroker } from '../src/jetstream/broker.js';
 import { AUTH, buildTestApp, listen } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 import { type Scrape, scrape } from './helpers/scrape.js';

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../src/broker.js';
+import type { Broker } from '../src/broker/broker.js';
 import { AUTH, buildTestApp, listen, SwitchableBroker } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 import { type Scrape, scrape } from './helpers/scrape.js';

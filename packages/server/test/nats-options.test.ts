@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactServerUrl, toConnectionOptions } from '../src/nats-options.js';
+import { redactServerUrl, toConnectionOptions } from '../src/jetstream/options.js';
 
 describe('toConnectionOptions', () => {
   it('reconnects forever without async traces', () => {

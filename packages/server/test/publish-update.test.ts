@@ -5,15 +5,15 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Broker } from '../src/broker.js';
+import type { Broker } from '../src/broker/broker.js';
 import {
   InvalidUpdateError,
   PublishConflictError,
   publishUpdate,
   writeUpdate,
-} from '../src/jetstream.js';
+} from '../src/jetstream/index.js';
+import type { NatsOperation } from '../src/jetstream/options.js';
 import type { BrokerLogger } from '../src/logger.js';
-import type { NatsOperation } from '../src/nats-options.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, timestampsOf } from './helpers/recorder.js';
 import { waitFor } from './helpers/wait-for.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Broker, BrokerUpdate } from '../src/broker.js';
+import type { Broker, BrokerUpdate } from '../src/broker/broker.js';
 import { AUTH, buildTestApp, SwitchableBroker, TOKEN } from './helpers/http-app.js';
 
 const ENV = 'n9fbf9h3v4fFgH3U3ngWhb';

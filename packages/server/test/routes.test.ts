@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { brokerUnavailableMessage } from '../src/broker.js';
+import { brokerUnavailableMessage } from '../src/broker/broker.js';
 import { AUTH, buildTestApp, SwitchableBroker } from './helpers/http-app.js';
 
 let app: FastifyInstance;

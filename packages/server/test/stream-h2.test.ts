@@ -7,9 +7,9 @@ import {
 } from 'node:http2';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../src/broker.js';
-import { EmbeddedBroker } from '../src/embedded-broker.js';
-import { frameworkErrorHandler } from '../src/error-handler.js';
+import type { Broker } from '../src/broker/broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded.js';
+import { frameworkErrorHandler } from '../src/http/error-handler.js';
 import type { FlagsmithRealtimeOptions } from '../src/options.js';
 import { flagsmithRealtime, ROUTER_OPTIONS } from '../src/plugin.js';
 import { TOKEN } from './helpers/http-app.js';

@@ -1,7 +1,11 @@
 import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
 import { nanos } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
-import { describeDifferences, diffStreamConfig, streamConfigFor } from '../src/stream-settings.js';
+import {
+  describeDifferences,
+  diffStreamConfig,
+  streamConfigFor,
+} from '../src/jetstream/stream-config.js';
 
 describe('streamConfigFor', () => {
   it('takes every limit from the protocol and storage/replicas from the deployment', () => {

@@ -1,5 +1,5 @@
-import type { Broker } from '../../src/broker.js';
-import { EmbeddedBroker } from '../../src/embedded-broker.js';
+import type { Broker } from '../../src/broker/broker.js';
+import { EmbeddedBroker } from '../../src/broker/embedded.js';
 
 /** Options every test broker accepts. */
 export interface HarnessBrokerOptions {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Broker, BrokerState } from '../../src/broker.js';
-import { EmbeddedBroker } from '../../src/embedded-broker.js';
-import { frameworkErrorHandler } from '../../src/error-handler.js';
+import type { Broker, BrokerState } from '../../src/broker/broker.js';
+import { EmbeddedBroker } from '../../src/broker/embedded.js';
+import { frameworkErrorHandler } from '../../src/http/error-handler.js';
 import type { FlagsmithRealtimeOptions } from '../../src/options.js';
 import { flagsmithRealtime, ROUTER_OPTIONS } from '../../src/plugin.js';
 

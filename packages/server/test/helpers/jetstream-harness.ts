@@ -1,7 +1,7 @@
 import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
-import type { Broker } from '../../src/broker.js';
-import { JetStreamBroker } from '../../src/jetstream-broker.js';
-import type { JetStreamBrokerOptions } from '../../src/nats-options.js';
+import type { Broker } from '../../src/broker/broker.js';
+import { JetStreamBroker } from '../../src/jetstream/broker.js';
+import type { JetStreamBrokerOptions } from '../../src/jetstream/options.js';
 import type { BrokerHarness } from './broker-harness.js';
 
 /** Starts a JetStream broker against a nats-server, closing it with the given list. */

@@ -1,4 +1,4 @@
-import type { Broker, BrokerUpdate } from '../../src/broker.js';
+import type { Broker, BrokerUpdate } from '../../src/broker/broker.js';
 
 /** Records every update a broker delivers to its listeners. */
 export function recordUpdates(broker: Broker): BrokerUpdate[] {

@@ -1,5 +1,5 @@
+import type { BrokerLogger } from '../logger.js';
 import type { BrokerState, BrokerUpdate, StoredListener, UpdateListener } from './broker.js';
-import type { BrokerLogger } from './logger.js';
 
 /**
  * Listener bookkeeping shared by the broker adapters: update and state

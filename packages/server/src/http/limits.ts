@@ -7,8 +7,8 @@ import {
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import { MAX_PUBLISH_BODY_BYTES } from '@flagsmith-rt/protocol';
+import { HttpError } from '../errors.js';
 import { CORS_ALLOW_ORIGIN } from './cors.js';
-import { HttpError } from './errors.js';
 
 /** Limits on what a client may send before its request is answered. */
 export interface HttpLimits {

@@ -10,13 +10,8 @@ import {
   type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import type { PublishOutcome } from './broker.js';
-import {
-  type StoredUpdate,
-  storedUpdateOf,
-  type UpdateChannel,
-  writeUpdate,
-} from './update-writer.js';
+import type { PublishOutcome } from '../broker/broker.js';
+import { type StoredUpdate, storedUpdateOf, type UpdateChannel, writeUpdate } from './writer.js';
 
 /** Options of {@link publishUpdate}. */
 export interface PublishUpdateOptions {

@@ -1,8 +1,8 @@
 import { validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BrokerUnavailableError } from './broker.js';
+import { BrokerUnavailableError } from '../broker/broker.js';
+import { HttpError } from '../errors.js';
 import { CORS_RESPONSE_HEADERS } from './cors.js';
-import { HttpError } from './errors.js';
 
 /** Paths shaped like an environment route, whatever the key (for keys the router could not match). */
 const ENVIRONMENT_ROUTE_SHAPE = /^\/+sse\/environments\/([^/]*)\/(stream|queue-change)\/?$/;

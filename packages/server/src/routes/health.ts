@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { brokerUnavailableMessage } from './broker.js';
-import { HttpError } from './errors.js';
-import type { Hub } from './hub.js';
+import { brokerUnavailableMessage } from '../broker/broker.js';
+import { HttpError } from '../errors.js';
+import type { Hub } from '../fanout/hub.js';
 
 /** `GET /livez`: 200 while the process serves requests. */
 export function livezHandler() {

@@ -1,4 +1,4 @@
-import type { NatsOperation } from './nats-options.js';
+import type { NatsOperation } from '../jetstream/options.js';
 
 /** Every {@link NatsOperation}, in the order metrics list them. */
 export const NATS_OPERATIONS: readonly NatsOperation[] = [

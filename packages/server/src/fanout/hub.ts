@@ -5,13 +5,13 @@ import {
   KEEPALIVE_FRAME,
   LAST_CHUNK,
 } from '@flagsmith-rt/protocol';
-import type { Broker, BrokerUpdate } from './broker.js';
-import { createCounters, type HubCounters } from './counters.js';
-import { startSweeper, sweepIntervalFor } from './keepalive.js';
+import type { Broker, BrokerUpdate } from '../broker/broker.js';
+import type { NatsOperation } from '../jetstream/options.js';
+import { DEFAULT_STREAM_AGE_JITTER } from '../options.js';
 import { LatencySamples } from './latency.js';
-import type { NatsOperation } from './nats-options.js';
-import { DEFAULT_STREAM_AGE_JITTER } from './options.js';
+import { createCounters, type HubCounters } from './stats.js';
 import { type StreamSink, Subscriber } from './subscriber.js';
+import { startSweeper, sweepIntervalFor } from './sweep.js';
 
 /** Options of {@link Hub}. */
 export interface HubOptions {

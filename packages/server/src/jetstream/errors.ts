@@ -1,5 +1,5 @@
-import type { StreamSettingDifference } from './stream-settings.js';
-import { describeDifferences } from './stream-settings.js';
+import type { StreamSettingDifference } from './stream-config.js';
+import { describeDifferences } from './stream-config.js';
 
 /**
  * The `environments-stream` exists with settings the service cannot work

@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { NATS_OPERATIONS } from './counters.js';
-import type { Hub } from './hub.js';
+import type { Hub } from '../fanout/hub.js';
+import { NATS_OPERATIONS } from '../fanout/stats.js';
 
 /** Buckets of `flagsmith_sse_delivery_latency_seconds`, in seconds. */
 export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [

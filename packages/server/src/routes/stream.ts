@@ -6,13 +6,13 @@ import {
   validateEnvironmentKey,
 } from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { brokerUnavailableMessage } from './broker.js';
-import { HttpError } from './errors.js';
-import type { Hub } from './hub.js';
-import type { ResolvedOptions } from './options.js';
-import type { RefusalHolds } from './refusal-hold.js';
-import { openHttp2Stream } from './stream-h2.js';
-import { openHttp1Stream } from './stream-head.js';
+import { brokerUnavailableMessage } from '../broker/broker.js';
+import { HttpError } from '../errors.js';
+import { openHttp1Stream } from '../fanout/http1-sink.js';
+import { openHttp2Stream } from '../fanout/http2-sink.js';
+import type { Hub } from '../fanout/hub.js';
+import type { RefusalHolds } from '../http/refusal-hold.js';
+import type { ResolvedOptions } from '../options.js';
 
 /** Route params of the environment routes. */
 export interface EnvironmentParams {

@@ -25,28 +25,28 @@ import {
   type PublishOutcome,
   type StoredListener,
   type UpdateListener,
-} from './broker.js';
-import { BrokerEvents } from './broker-events.js';
-import { NatsStartError, StreamConfigMismatchError } from './jetstream-errors.js';
-import { AckedPublisher, PublishRejectedError } from './jetstream-publisher.js';
-import { type LatestEntry, LatestStore } from './latest-store.js';
-import { LogThrottle } from './log-throttle.js';
-import { type BrokerLogger, silentLogger } from './logger.js';
+} from '../broker/broker.js';
+import { BrokerEvents } from '../broker/events.js';
+import { type LatestEntry, LatestStore } from '../broker/latest-store.js';
+import { LogThrottle } from '../log-throttle.js';
+import { type BrokerLogger, silentLogger } from '../logger.js';
+import { AckedPublisher, PublishRejectedError } from './acked-publisher.js';
+import { NatsStartError, StreamConfigMismatchError } from './errors.js';
 import {
   type JetStreamBrokerOptions,
   type NatsOperation,
   redactServerUrl,
   toConnectionOptions,
-} from './nats-options.js';
+} from './options.js';
 import { StartRetry } from './start-retry.js';
-import { diffStreamConfig, streamConfigFor } from './stream-settings.js';
+import { diffStreamConfig, streamConfigFor } from './stream-config.js';
 import {
   restoreUpdate,
   type StoredUpdate,
   storedUpdateOf,
   type UpdateChannel,
   writeUpdate,
-} from './update-writer.js';
+} from './writer.js';
 
 /** Wait between attempts to create a replacement consumer. */
 const REFOLLOW_DELAY_MS = 250;

@@ -4,7 +4,7 @@ import {
   messageIdFor,
   subjectFor,
 } from '@flagsmith-rt/protocol';
-import type { PublishOutcome } from './broker.js';
+import type { PublishOutcome } from '../broker/broker.js';
 
 /**
  * Conflicting writes to one environment are retried this many times before

@@ -1,12 +1,16 @@
 import { parsePublishBody, validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { TokenVerifier } from './auth.js';
-import { BrokerUnavailableError, brokerUnavailableMessage, type PublishOutcome } from './broker.js';
-import { WWW_AUTHENTICATE } from './cors.js';
-import { HttpError } from './errors.js';
-import type { Hub } from './hub.js';
-import type { ResolvedOptions } from './options.js';
-import type { EnvironmentParams } from './stream-route.js';
+import {
+  BrokerUnavailableError,
+  brokerUnavailableMessage,
+  type PublishOutcome,
+} from '../broker/broker.js';
+import { HttpError } from '../errors.js';
+import type { Hub } from '../fanout/hub.js';
+import type { TokenVerifier } from '../http/auth.js';
+import { WWW_AUTHENTICATE } from '../http/cors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { EnvironmentParams } from './stream.js';
 
 /** The JSON answer of a successful publish. */
 export interface PublishResponse {

@@ -1,3 +1,4 @@
+import { type BrokerLogger, silentLogger } from '../logger.js';
 import {
   type Broker,
   type BrokerState,
@@ -5,9 +6,8 @@ import {
   type PublishOutcome,
   type UpdateListener,
 } from './broker.js';
-import { BrokerEvents } from './broker-events.js';
+import { BrokerEvents } from './events.js';
 import { LatestStore } from './latest-store.js';
-import { type BrokerLogger, silentLogger } from './logger.js';
 
 /** Options of {@link EmbeddedBroker}. */
 export interface EmbeddedBrokerOptions {

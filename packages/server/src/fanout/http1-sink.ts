@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { CORS_ALLOW_ORIGIN } from './cors.js';
+import { CORS_ALLOW_ORIGIN } from '../http/cors.js';
 import type { StreamSink } from './subscriber.js';
 
 /**

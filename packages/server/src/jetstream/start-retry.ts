@@ -1,4 +1,4 @@
-import type { BrokerLogger } from './logger.js';
+import type { BrokerLogger } from '../logger.js';
 
 /** Options of {@link StartRetry}. */
 export interface StartRetryOptions {

@@ -4,7 +4,7 @@
  * route writes through the same code.
  * @packageDocumentation
  */
-export type { PublishOutcome } from './broker.js';
+export type { PublishOutcome } from '../broker/broker.js';
 export { InvalidUpdateError, type PublishUpdateOptions, publishUpdate } from './publish-update.js';
 export {
   DEFAULT_MAX_WRITE_ATTEMPTS,
@@ -17,4 +17,4 @@ export {
   type WriteResult,
   type WriteUpdateOptions,
   writeUpdate,
-} from './update-writer.js';
+} from './writer.js';

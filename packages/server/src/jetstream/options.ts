@@ -5,7 +5,7 @@ import {
   credsAuthenticator,
   nkeyAuthenticator,
 } from '@nats-io/nats-core';
-import type { BrokerLogger } from './logger.js';
+import type { BrokerLogger } from '../logger.js';
 
 /** What a {@link JetStreamBrokerOptions.onError} report is about. */
 export type NatsOperation =
