@@ -60,6 +60,26 @@ export function runtimeNodeMajor(): number {
   return Number(process.versions.node.split('.')[0]);
 }
 
+/** `SSE_REUSE_PORT`: how the workers of `SSE_WORKERS > 1` listen. */
+export type ReusePortMode = 'auto' | 'on' | 'off';
+
+/** Platforms where Node's `listen({ reusePort })` sets `SO_REUSEPORT` with kernel load balancing. */
+const REUSE_PORT_PLATFORMS: readonly string[] = ['linux', 'freebsd', 'sunos', 'aix'];
+
+/**
+ * Whether this runtime can give each worker its own listening socket on the shared port:
+ * `net.Server.listen({ reusePort })` exists from Node.js 22.12 and 23.1 (older ones ignore the
+ * option, so every worker would share the primary's socket), on the platforms above.
+ */
+export function runtimeHasReusePort(
+  version: string = process.versions.node,
+  platform: string = process.platform,
+): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const supported = major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+  return supported && REUSE_PORT_PLATFORMS.includes(platform);
+}
+
 /** Why {@link AppConfig.workers} has its value. */
 export type WorkersSource = 'configured' | 'cpus' | 'embedded-broker';
 
@@ -120,6 +140,16 @@ export interface AppConfig {
   workers: number;
   /** `configured` (`SSE_WORKERS` set), `cpus` (the default), `embedded-broker` (defaulted to 1). */
   workersSource: WorkersSource;
+  /**
+   * `SSE_REUSE_PORT` resolved: with `SSE_WORKERS > 1`, each worker binds its own socket on the
+   * port (`SO_REUSEPORT`) and the kernel spreads new connections over them, instead of the
+   * primary accepting every connection and handing it to a worker over IPC. Always `false`
+   * with one process.
+   * @defaultValue `auto`: on where the runtime has it (Node.js 22.12+, Linux), else off
+   */
+  reusePort: boolean;
+  /** The `SSE_REUSE_PORT` setting it was resolved from. */
+  reusePortMode: ReusePortMode;
 }
 
 /** One problem with one variable. */
@@ -147,6 +177,7 @@ export function parseConfig(
   readFile: FileReader = (path) => readFileSync(path, 'utf8'),
   cpuCount: number = availableParallelism(),
   nodeMajor: number = runtimeNodeMajor(),
+  reusePortAvailable: boolean = runtimeHasReusePort(),
 ): ConfigResult {
   const errors: ConfigIssue[] = [];
   const issue = (variable: string, message: string) => errors.push({ variable, message });
@@ -215,6 +246,16 @@ export function parseConfig(
   const workers =
     configuredWorkers ??
     (workersSource === 'cpus' ? Math.max(1, Math.min(MAX_WORKERS, cpuCount)) : 1);
+  const reusePortMode = (read.choice('SSE_REUSE_PORT', ['auto', 'on', 'off']) ??
+    'auto') as ReusePortMode;
+  if (reusePortMode === 'on' && !reusePortAvailable) {
+    issue(
+      'SSE_REUSE_PORT',
+      `SSE_REUSE_PORT=on needs listen({ reusePort }) (Node.js 22.12+ or 23.1+, on Linux or FreeBSD); ` +
+        `this is Node.js ${process.versions.node} on ${process.platform}. Use SSE_REUSE_PORT=auto or off.`,
+    );
+  }
+  const reusePort = workers > 1 && reusePortMode !== 'off' && reusePortAvailable;
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
@@ -239,6 +280,8 @@ export function parseConfig(
       h2cSource,
       workers,
       workersSource,
+      reusePort,
+      reusePortMode,
     },
   };
 }

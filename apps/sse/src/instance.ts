@@ -17,11 +17,60 @@ export interface ListeningAddress {
   broker: string;
 }
 
+/** How the port is served: one process, workers behind the primary's socket, or reusePort. */
+export type ListeningKind = 'process' | 'primary' | 'reusePort';
+
+/** The listening mode of `config`, for the `listening` line. */
+export function listeningKind(config: AppConfig): ListeningKind {
+  if (config.workers === 1) return 'process';
+  return config.reusePort ? 'reusePort' : 'primary';
+}
+
+/**
+ * The `listening` line's `mode`: how connections are accepted and which protocols the port
+ * speaks, with the reason when it is not the best this runtime has, e.g.
+ * `4 workers, reusePort; h2c off: Node 20, H2C=on to enable`.
+ */
+export function describeListening(config: AppConfig, nodeVersion = process.versions.node): string {
+  const node = `Node ${nodeVersion.split('.')[0]}`;
+  let accept: string;
+  if (config.workers === 1) {
+    accept = '1 process';
+  } else if (config.reusePort) {
+    accept = `${config.workers} workers, reusePort`;
+  } else {
+    const why =
+      config.reusePortMode === 'off'
+        ? 'SSE_REUSE_PORT=off'
+        : `${node} has no listen({ reusePort }), 22.12+ has`;
+    accept = `${config.workers} workers, the primary accepts and hands each socket over (${why})`;
+  }
+  let protocols: string;
+  if (config.tls !== undefined) {
+    protocols = 'TLS: h2 and http/1.1 by ALPN';
+  } else if (config.h2cSource === 'configured') {
+    protocols = config.h2c ? 'h2c on (H2C=on)' : 'h2c off (H2C=off)';
+  } else {
+    protocols = config.h2c ? `h2c on (${node})` : `h2c off: ${node}, H2C=on to enable`;
+  }
+  return `${accept}; ${protocols}`;
+}
+
 /** The URL of the service listening on `port`, for the `listening` line. */
 export function listeningUrl(config: AppConfig, port: number): string {
   const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
   const scheme = config.tls === undefined ? 'http' : 'https';
   return `${scheme}://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
+}
+
+/**
+ * With reusePort, a worker binds a socket of its own (`exclusive`: not the primary's) with
+ * `SO_REUSEPORT`, so the kernel hands each new connection to one of the workers' sockets.
+ * A worker that stops or dies closes its socket, and the kernel stops choosing it.
+ */
+function reusePortOptions(config: AppConfig): { reusePort?: true; exclusive?: true } {
+  // Node 20's types do not know the option; older runtimes would ignore it (config turns it off).
+  return config.reusePort ? { reusePort: true, exclusive: true } : {};
 }
 
 /**
@@ -60,7 +109,12 @@ export async function runInstance(
   try {
     // Node's default backlog (511) overflows in a reconnect storm: clients then
     // wait on SYN retry timers. The kernel caps it at net.core.somaxconn.
-    await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+    await app.listen({
+      port: config.port,
+      host: config.host,
+      backlog: LISTEN_BACKLOG,
+      ...reusePortOptions(config),
+    });
   } catch (error) {
     app.log.fatal({ err: error }, 'could not start');
     await app.close().catch(() => {});

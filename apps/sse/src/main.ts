@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { WORKER_SLOT_VARIABLE, type WorkerListeningMessage } from './cluster-messages.js';
 import { parseConfig } from './config.js';
-import { runInstance } from './instance.js';
+import { describeListening, listeningKind, runInstance } from './instance.js';
 import { runPrimary } from './primary.js';
 
 /**
@@ -56,7 +56,10 @@ function main(): void {
         'One process: the embedded broker cannot be shared, so SSE_WORKERS defaults to 1 without NATS_URL.',
       );
     }
-    app.log.info({ ...address }, 'listening');
+    app.log.info(
+      { ...address, listening: listeningKind(config), mode: describeListening(config) },
+      'listening',
+    );
   });
 }
 

@@ -1,6 +1,8 @@
 import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
 import { isListeningMessage, WORKER_SLOT_VARIABLE } from './cluster-messages.js';
 import type { AppConfig } from './config.js';
+import { describeListening, listeningKind } from './instance.js';
 import { primaryLogger } from './primary-log.js';
 import { PrimaryMetrics } from './primary-metrics.js';
 import { RestartBackoff } from './restart-backoff.js';
@@ -29,7 +31,7 @@ interface Slot {
 export function runPrimary(config: AppConfig): void {
   const log = primaryLogger(config.logLevel);
   // Every worker must accept the same token, generated or configured.
-  const workerEnv = { SSE_AUTHENTICATION_TOKEN: config.authToken };
+  const workerEnv: Record<string, string> = { SSE_AUTHENTICATION_TOKEN: config.authToken };
   const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({
     index,
     backoff: new RestartBackoff(),
@@ -65,6 +67,8 @@ export function runPrimary(config: AppConfig): void {
             port: message.port,
             broker: message.broker,
             workers: slots.length,
+            listening: listeningKind(config),
+            mode: describeListening(config),
             workerPids: slots.map((s) => s.worker?.process.pid),
           },
           'listening',
@@ -118,6 +122,41 @@ export function runPrimary(config: AppConfig): void {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  log.info({ workers: slots.length, source: config.workersSource }, 'starting workers');
-  for (const slot of slots) fork(slot);
+  log.info(
+    { workers: slots.length, source: config.workersSource, listening: listeningKind(config) },
+    'starting workers',
+  );
+  if (!config.reusePort) {
+    for (const slot of slots) fork(slot);
+    return;
+  }
+  reservePort(config.host, config.port).then(
+    (port) => {
+      // Every worker, restarted ones included, binds this port (the chosen one when PORT=0).
+      workerEnv.PORT = String(port);
+      for (const slot of slots) fork(slot);
+    },
+    (error: unknown) => {
+      log.fatal({ err: error, host: config.host, port: config.port }, 'could not start');
+      process.exit(1);
+    },
+  );
+}
+
+/**
+ * Binds `host:port` once without `SO_REUSEPORT` and releases it, resolving the port bound.
+ * With reusePort the workers bind the port themselves, so this is what makes a port already
+ * in use fail the start (another service, or another instance whose workers would otherwise
+ * silently share its connections), and what turns `PORT=0` into one port for all workers.
+ */
+function reservePort(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => {
+      const address = probe.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      probe.close(() => resolve(bound));
+    });
+  });
 }

@@ -63,6 +63,7 @@ describe('parseConfig', () => {
           LOG_LEVEL: 'debug',
           SSE_WORKERS: '3',
           H2C: 'on',
+          SSE_REUSE_PORT: 'off',
         },
         readFile,
       ),
@@ -94,6 +95,8 @@ describe('parseConfig', () => {
       h2cSource: 'configured',
       workers: 3,
       workersSource: 'configured',
+      reusePort: false,
+      reusePortMode: 'off',
     });
   });
 

@@ -27,6 +27,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     h2cSource: 'configured',
     workers: 1,
     workersSource: 'configured',
+    reusePort: false,
+    reusePortMode: 'off',
     ...overrides,
   };
 }
