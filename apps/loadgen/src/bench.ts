@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machineInfo } from './bench/machine.js';
-import { QUICK, STANDARD } from './bench/matrix.js';
+import { type BaselineInfo, QUICK, STANDARD } from './bench/matrix.js';
 import { findBinary } from './bench/processes.js';
 import { benchMarkdown } from './bench/render/markdown.js';
 import { runMatrix, SCENARIOS, type Scenario } from './bench/runner.js';
@@ -14,7 +15,10 @@ import { indexHtml, writeBenchmarksMd } from './bench/write.js';
  * and nginx+nchan on this machine, writes every report and the generated
  * section of BENCHMARKS.md. `--quick` runs a small matrix to check the
  * machinery; `--only fanout,connect,publish,100k,connect100k,storm,pairs,mix,gaps` runs a part,
- * `--sizes 1000,19000` other fan-out sizes; `--server-node BIN` runs `apps/sse` on another Node; `--benchmarks FILE`
+ * `--sizes 1000,19000` other fan-out sizes; `--server-node BIN` runs `apps/sse` on another Node;
+ * `--baseline DIR` also runs another checkout's built `apps/sse` (`DIR/apps/sse/dist/main.js`) in
+ * the `pairs` and `connect` scenarios, alternating with this one, and `--pairs N` sets how many
+ * pairs (A/B comparisons in one run); `--benchmarks FILE`
  * and `--reports DIR` write elsewhere. `--render FILE` runs nothing: it writes
  * BENCHMARKS.md and the index page again from a saved run's `bench.json`
  * (after a change to how results are written up).
@@ -29,6 +33,8 @@ async function bench(): Promise<void> {
       sizes: { type: 'string' },
       render: { type: 'string' },
       'server-node': { type: 'string' },
+      baseline: { type: 'string' },
+      pairs: { type: 'string' },
     },
   });
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -57,11 +63,28 @@ async function bench(): Promise<void> {
     if (!SCENARIOS.includes(s)) throw new Error(`--only takes ${SCENARIOS.join(',')}, not "${s}"`);
   }
   if (values.sizes) spec = { ...spec, sizes: values.sizes.split(',').map(Number) };
+  if (values.pairs !== undefined) {
+    const pairs = Number(values.pairs);
+    if (!Number.isInteger(pairs) || pairs < 1) {
+      throw new Error(`--pairs takes a whole number of pairs from 1, not "${values.pairs}"`);
+    }
+    spec = { ...spec, fanoutPairs: pairs };
+  }
+  const baseline = values.baseline === undefined ? undefined : baselineOf(values.baseline);
+  if (baseline) log(`bench: baseline ${baseline.label} (${baseline.main})`);
   const results = await runMatrix(
     spec,
-    { sseMain: join(root, 'apps/sse/dist/main.js'), reportsDir, natsBinary, nginxBinary, sseNode },
+    {
+      sseMain: join(root, 'apps/sse/dist/main.js'),
+      reportsDir,
+      natsBinary,
+      nginxBinary,
+      sseNode,
+      ...(baseline ? { baselineMain: baseline.main } : {}),
+    },
     log,
     only,
+    baseline?.info,
   );
   writeFileSync(
     join(reportsDir, 'bench.json'),
@@ -70,6 +93,26 @@ async function bench(): Promise<void> {
   const markdown = writeUp({ machine, spec, results }, reportsDir, benchmarksPath);
   process.stdout.write(`${markdown}\n`);
   log(`bench: wrote ${benchmarksPath} and ${reportsDir}/index.html`);
+}
+
+/**
+ * The checkout `--baseline DIR` names: its built entry point, which must exist (build it
+ * there with `pnpm install --frozen-lockfile --offline && pnpm build`), and its commit.
+ */
+function baselineOf(dir: string): { main: string; label: string; info: BaselineInfo } {
+  const root = resolve(dir);
+  const main = join(root, 'apps/sse/dist/main.js');
+  if (!existsSync(main)) {
+    throw new Error(
+      `--baseline ${dir}: ${main} does not exist; build that checkout first (cd ${root} && pnpm install --frozen-lockfile --offline && pnpm build)`,
+    );
+  }
+  const git = spawnSync('git', ['-C', root, 'describe', '--always', '--dirty'], {
+    encoding: 'utf8',
+  });
+  const commit = git.status === 0 ? git.stdout.trim() : 'unknown';
+  const label = `${basename(root)}@${commit}`;
+  return { main, label, info: { dir: root, commit, label } };
 }
 
 /** A run as `bench.json` keeps it. */

@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { pairContenders, pairOrder } from '../src/bench/capacity.js';
 import { machineInfo } from '../src/bench/machine.js';
 import { QUICK } from '../src/bench/matrix.js';
 import { findBinary } from '../src/bench/processes.js';
@@ -122,5 +123,81 @@ describe('pnpm bench: target 3 (publish)', () => {
     expect(rendered).not.toContain('\nold\n');
     expect(rendered).toContain('Notes by hand.');
     expect(existsSync(join(dir, 'index.html'))).toBe(true);
+  });
+});
+
+// `pnpm bench --only pairs --baseline DIR`, small: this checkout's own build stands in for the
+// baseline checkout, so every round must deliver everything on all three servers.
+describe('pnpm bench --baseline: A/B rounds in one run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'loadgen-bench-ab-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('rotates who goes first, so each contender leads equally often', () => {
+    expect(pairContenders(false)).toEqual(['ours', 'nchan']);
+    expect([0, 1, 2].map((i) => pairOrder(pairContenders(false), i))).toEqual([
+      ['ours', 'nchan'],
+      ['nchan', 'ours'],
+      ['ours', 'nchan'],
+    ]);
+    expect([0, 1, 2, 3].map((i) => pairOrder(pairContenders(true), i)[0])).toEqual([
+      'baseline',
+      'ours',
+      'nchan',
+      'baseline',
+    ]);
+  });
+
+  it('runs baseline, ours and nchan in rotating rounds and reports every round and both medians', async () => {
+    const natsBinary = findBinary('nats-server', 'NATS_SERVER_BIN');
+    const nginxBinary = findBinary('nginx', 'NGINX_BIN');
+    const spec = { ...QUICK, sizes: [150], fanoutPairs: 3, updates: 2, intervalMs: 200 };
+    const baseline = { dir: '/checkouts/before', commit: 'abc1234', label: 'before@abc1234' };
+    const results = await runMatrix(
+      spec,
+      { sseMain: SSE_MAIN, reportsDir: dir, natsBinary, nginxBinary, baselineMain: SSE_MAIN },
+      () => {},
+      new Set(['pairs']),
+      baseline,
+    );
+    expect(results.errors).toEqual([]);
+    expect(results.baseline).toEqual(baseline);
+    const pairs = results.fanoutPairs!;
+    expect(pairs.map((p) => p.order)).toEqual([
+      ['baseline', 'ours', 'nchan'],
+      ['ours', 'nchan', 'baseline'],
+      ['nchan', 'baseline', 'ours'],
+    ]);
+    for (const [i, p] of pairs.entries()) {
+      for (const who of ['baseline', 'ours', 'nchan'] as const) {
+        const run = p[who];
+        expect(run?.result.totals.ratio, `round ${i + 1} ${who}`).toBe(1);
+        expect(run?.json).toBe(`pair-${i + 1}-150-${who}.json`);
+        expect(existsSync(join(dir, run!.html))).toBe(true);
+      }
+      expect(p.baseline!.command).toContain(
+        `'baseline before@abc1234, 150 subscribers, pair ${i + 1}'`,
+      );
+      expect(p.nchan!.command).toContain('--stream-url');
+      expect(p.baseline!.command).not.toContain('--stream-url');
+    }
+
+    const markdown = benchMarkdown(results, machineInfo(natsBinary, nginxBinary), spec, '.');
+    expect(markdown).toContain('3 alternating triples (baseline / ours / nchan)');
+    expect(markdown).toContain(
+      'Baseline: `before@abc1234` (`/checkouts/before/apps/sse/dist/main.js`)',
+    );
+    expect(markdown).toContain('| 2 | ours → nchan → baseline |');
+    expect(markdown).toContain('Ours ÷ baseline, median of the 3 rounds: **');
+    for (const p of pairs) expect(markdown).toContain(p.baseline!.command);
+  }, 120_000);
+
+  it('refuses a baseline directory without a built apps/sse, saying how to build it', () => {
+    const benchJs = fileURLToPath(new URL('../dist/bench.js', import.meta.url));
+    const r = spawnSync(process.execPath, [benchJs, '--only', 'pairs', '--baseline', dir], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--baseline ${dir}: ${dir}/apps/sse/dist/main.js does not exist`);
+    expect(r.stderr).toContain('pnpm install --frozen-lockfile --offline && pnpm build');
   });
 });

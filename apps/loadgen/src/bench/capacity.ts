@@ -2,7 +2,7 @@ import type { ConnectResult } from '../connect.js';
 import type { FanoutResult } from '../fanout.js';
 import type { PublishResult } from '../publish.js';
 import type { StormResult } from '../storm.js';
-import type { BenchResults, MatrixSpec, Pair, PublishMix } from './matrix.js';
+import type { BenchResults, Contender, MatrixSpec, Pair, PublishMix } from './matrix.js';
 import { type RunningServer, startNchan, startSse } from './processes.js';
 import { type BenchPaths, loadgen } from './run-loadgen.js';
 import type { Scenario } from './runner.js';
@@ -95,27 +95,36 @@ export async function runCapacity(
 
   if (only.has('pairs')) {
     const n = spec.sizes[spec.sizes.length - 1]!;
+    const contenders = pairContenders(ctx.paths.baselineMain !== undefined);
     results.fanoutPairs = [];
     for (let i = 0; i < spec.fanoutPairs; i++) {
-      const pair: Pair<FanoutResult> = {};
-      // Alternate which goes first, so drift in the machine's load favours neither.
-      for (const kind of i % 2 === 0 ? [OURS, NCHAN] : [NCHAN, OURS]) {
-        pair[kind.name] = await ctx.attempt(`pair ${i + 1} ${kind.name}`, () =>
-          withServers(ctx, kind, 1, 1, ([s]) =>
-            loadgen<FanoutResult>(
-              ctx.paths,
-              `pair-${i + 1}-${n}-${kind.name}`,
-              [
-                'fanout',
-                ...kind.args([s!.url]),
-                ...fanoutArgs(spec, n),
-                '--pid',
-                String(s!.pid),
-                '--label',
-                `${kind.name}, ${n} subscribers, pair ${i + 1}`,
-              ],
-              ctx.log,
-            ),
+      const order = pairOrder(contenders, i);
+      const pair: Pair<FanoutResult> & { order: Contender[] } = { order };
+      for (const who of order) {
+        const kind = who === 'nchan' ? NCHAN : OURS;
+        const main = who === 'baseline' ? ctx.paths.baselineMain : undefined;
+        pair[who] = await ctx.attempt(`pair ${i + 1} ${who}`, () =>
+          withServers(
+            ctx,
+            kind,
+            1,
+            1,
+            ([s]) =>
+              loadgen<FanoutResult>(
+                ctx.paths,
+                `pair-${i + 1}-${n}-${who}`,
+                [
+                  'fanout',
+                  ...kind.args([s!.url]),
+                  ...fanoutArgs(spec, n),
+                  '--pid',
+                  String(s!.pid),
+                  '--label',
+                  `${who === 'baseline' ? `baseline ${ctx.results.baseline?.label ?? ''}` : who}, ${n} subscribers, pair ${i + 1}`,
+                ],
+                ctx.log,
+              ),
+            main,
           ),
         );
       }
@@ -206,6 +215,21 @@ export async function runCapacity(
   }
 }
 
+/** Who the pairs measure: ours and nchan, and the baseline first when there is one. */
+export function pairContenders(withBaseline: boolean): Contender[] {
+  return withBaseline ? ['baseline', 'ours', 'nchan'] : ['ours', 'nchan'];
+}
+
+/**
+ * The order of pair `i` (from 0): the contenders rotated by `i`, so that each goes first
+ * equally often and drift in the machine's load favours none (two: ours first, then nchan
+ * first; three: baseline, ours, nchan, then ours, nchan, baseline, …).
+ */
+export function pairOrder(contenders: readonly Contender[], i: number): Contender[] {
+  const k = i % contenders.length;
+  return [...contenders.slice(k), ...contenders.slice(0, k)];
+}
+
 /** The fan-out options of target 1 at `n` subscribers. */
 function fanoutArgs(spec: MatrixSpec, n: number): string[] {
   return [
@@ -223,7 +247,7 @@ function fanoutArgs(spec: MatrixSpec, n: number): string[] {
 /**
  * Starts `count` instances of a server, each with `workers` processes (ours:
  * `SSE_WORKERS` on the run's NATS; nchan: nginx workers on one `reuseport`
- * port), runs `fn`, stops them all.
+ * port), runs `fn`, stops them all. `main` runs another build of ours (the baseline).
  */
 async function withServers<T>(
   ctx: CapacityContext,
@@ -231,6 +255,7 @@ async function withServers<T>(
   count: number,
   workers: number,
   fn: (servers: RunningServer[]) => Promise<T>,
+  main: string = ctx.paths.sseMain,
 ): Promise<T> {
   const servers: RunningServer[] = [];
   try {
@@ -238,7 +263,7 @@ async function withServers<T>(
       servers.push(
         kind === OURS
           ? await startSse({
-              main: ctx.paths.sseMain,
+              main,
               node: ctx.paths.sseNode,
               token: ctx.token,
               natsUrl: ctx.nats.url,

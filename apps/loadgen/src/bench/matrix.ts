@@ -42,8 +42,14 @@ export interface BenchResults {
      */
     bareJetStream: Run<PublishResult> | undefined;
   };
-  /** Connection storm (target 5). */
-  connect: { ours: Run<ConnectResult> | undefined; nchan: Run<ConnectResult> | undefined };
+  /** Connection storm (target 5); `baseline` with `pnpm bench --baseline DIR`. */
+  connect: {
+    ours: Run<ConnectResult> | undefined;
+    nchan: Run<ConnectResult> | undefined;
+    baseline?: Run<ConnectResult> | undefined;
+  };
+  /** The other checkout measured as `baseline` (`pnpm bench --baseline DIR`), absent without. */
+  baseline?: BaselineInfo;
   /** Runs that failed, with the error. */
   errors: string[];
   // The scenarios of issue #16. Each is present when the run included it, absent in older runs.
@@ -51,18 +57,32 @@ export interface BenchResults {
   connectHundredK?: Pair<ConnectResult> & { workers: number };
   /** Reconnect storm: two instances, one SIGKILLed. */
   storm?: Pair<StormResult>;
-  /** Fan-out at the largest size, one process each, in alternating pairs. */
-  fanoutPairs?: Array<Pair<FanoutResult>>;
+  /** Fan-out at the largest size, one process each, in alternating pairs (with the baseline: triples). */
+  fanoutPairs?: Array<Pair<FanoutResult> & { order?: Contender[] }>;
   /** `queue-change` with one hot environment and with many, 1 and `workers` processes. */
   publishMix?: { workers: number; hot: PublishMix; spread: PublishMix; spreadEnvs: number };
   /** Publishes overlapping a connect storm: intermediate updates each subscriber missed. */
   gaps?: Pair<FanoutResult> & { workers: number };
 }
 
-/** One scenario measured against ours and nchan. */
+/** One scenario measured against ours and nchan (and the baseline checkout, when given). */
 export interface Pair<R> {
   ours?: Run<R> | undefined;
   nchan?: Run<R> | undefined;
+  baseline?: Run<R> | undefined;
+}
+
+/** Who a side-by-side run measured: this checkout, nginx+nchan, or the baseline checkout. */
+export type Contender = 'ours' | 'nchan' | 'baseline';
+
+/** The checkout `pnpm bench --baseline DIR` compares against. */
+export interface BaselineInfo {
+  /** The checkout's directory, as given. */
+  dir: string;
+  /** Its `git describe --always --dirty` (or `unknown`). */
+  commit: string;
+  /** How tables name it: the directory's name and the commit. */
+  label: string;
 }
 
 /** One publish mix: ours with 1 process, ours with several, nchan. */

@@ -15,6 +15,8 @@ export interface BenchPaths {
   nginxBinary: string;
   /** The Node binary `apps/sse` runs on. @defaultValue this process's */
   sseNode?: string;
+  /** Another checkout's `apps/sse/dist/main.js`, run as `baseline` (`pnpm bench --baseline DIR`). */
+  baselineMain?: string;
 }
 
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);

@@ -4,7 +4,7 @@ import type { FanoutResult } from '../fanout.js';
 import type { PublishResult } from '../publish.js';
 import { runCapacity } from './capacity.js';
 import { loadNow } from './machine.js';
-import type { BenchResults, MatrixSpec } from './matrix.js';
+import type { BaselineInfo, BenchResults, Contender, MatrixSpec } from './matrix.js';
 import {
   type RunningServer,
   startBareHttp,
@@ -37,6 +37,7 @@ export async function runMatrix(
   paths: BenchPaths,
   log: (l: string) => void,
   only: ReadonlySet<Scenario> = new Set(SCENARIOS),
+  baseline?: BaselineInfo,
 ): Promise<BenchResults> {
   const token = randomBytes(18).toString('base64url');
   // loadgen reads the publish token from here, so commands never show it.
@@ -57,15 +58,16 @@ export async function runMatrix(
     },
     connect: { ours: undefined, nchan: undefined },
     errors: [],
+    ...(baseline ? { baseline } : {}),
   };
   const nats = await startNats(paths.natsBinary);
   log(`nats-server ${nats.url} (pid ${nats.pid})`);
 
-  const start = async (kind: ServerKind): Promise<RunningServer> =>
+  const start = async (kind: ServerKind, main = paths.sseMain): Promise<RunningServer> =>
     kind === OURS
       ? // One process, as nchan runs one worker (SSE_WORKERS defaults to the CPU count with NATS).
         startSse({
-          main: paths.sseMain,
+          main,
           node: paths.sseNode,
           token,
           natsUrl: nats.url,
@@ -87,8 +89,9 @@ export async function runMatrix(
   const withServer = async <T>(
     kind: ServerKind,
     fn: (s: RunningServer) => Promise<T>,
+    main?: string,
   ): Promise<T> => {
-    const server = await start(kind);
+    const server = await start(kind, main);
     try {
       return await fn(server);
     } finally {
@@ -129,25 +132,33 @@ export async function runMatrix(
       }
     }
 
-    // Target 5: connection storm against one process.
-    for (const kind of only.has('connect') ? [OURS, NCHAN] : []) {
-      results.connect[kind.name] = await attempt(`connect ${kind.name}`, () =>
-        withServer(kind, (s) =>
-          loadgen<ConnectResult>(
-            paths,
-            `connect-${spec.storm}-${kind.name}`,
-            [
-              'connect',
-              ...kind.args([s.url]),
-              '--clients',
-              String(spec.storm),
-              '--pid',
-              String(s.pid),
-              '--label',
-              `${kind.name}, ${spec.storm} at once`,
-            ],
-            log,
-          ),
+    // Target 5: connection storm against one process (and the baseline build, when given).
+    const connectRuns: Array<[Contender, ServerKind, string | undefined]> = [
+      ['ours', OURS, undefined],
+      ['nchan', NCHAN, undefined],
+    ];
+    if (paths.baselineMain) connectRuns.unshift(['baseline', OURS, paths.baselineMain]);
+    for (const [who, kind, main] of only.has('connect') ? connectRuns : []) {
+      results.connect[who] = await attempt(`connect ${who}`, () =>
+        withServer(
+          kind,
+          (s) =>
+            loadgen<ConnectResult>(
+              paths,
+              `connect-${spec.storm}-${who}`,
+              [
+                'connect',
+                ...kind.args([s.url]),
+                '--clients',
+                String(spec.storm),
+                '--pid',
+                String(s.pid),
+                '--label',
+                `${who === 'baseline' ? `baseline ${baseline?.label ?? ''}` : who}, ${spec.storm} at once`,
+              ],
+              log,
+            ),
+          main,
         ),
       );
     }

@@ -6,6 +6,7 @@ export function allRuns({ results }: RenderInput): Array<Run<unknown>> {
   return [
     ...results.fanout.ours,
     ...results.fanout.nchan,
+    results.connect.baseline,
     results.connect.ours,
     results.connect.nchan,
     results.publish.ours,
@@ -19,7 +20,7 @@ export function allRuns({ results }: RenderInput): Array<Run<unknown>> {
     results.connectHundredK?.nchan,
     results.storm?.ours,
     results.storm?.nchan,
-    ...(results.fanoutPairs ?? []).flatMap((p) => [p.ours, p.nchan]),
+    ...(results.fanoutPairs ?? []).flatMap((p) => [p.baseline, p.ours, p.nchan]),
     ...(['hot', 'spread'] as const).flatMap((m) => {
       const mix = results.publishMix?.[m];
       return [mix?.one, mix?.workers, mix?.nchan];
