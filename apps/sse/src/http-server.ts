@@ -137,20 +137,18 @@ function cleartextServer(
   const sessions = trackSessions(h2, options.keepAliveIntervalMs);
 
   // Until its protocol is known a connection gets no more time than a whole request would.
-  const firstBytesTimeoutMs = limits.requestTimeout || FIRST_BYTES_TIMEOUT_MS;
+  const firstBytes = new FirstBytesDeadlines(limits.requestTimeout || FIRST_BYTES_TIMEOUT_MS);
   const server = net.createServer((socket) => {
-    socket.on('error', () => socket.destroy());
-    socket.setTimeout(firstBytesTimeoutMs, () => socket.destroy());
+    socket.on('error', destroySelf);
     if (!options.h2c) {
       // HTTP/1.1 only: an h2 preface is an unparsable request line (400 in the JSON shape).
-      socket.setTimeout(0);
-      socket.removeAllListeners('timeout');
+      // The HTTP/1.1 server's headers timeout covers a connection that never sends a byte.
       h1.emit('connection', socket);
       return;
     }
+    firstBytes.add(socket);
     sniffPreface(socket, (isH2) => {
-      socket.setTimeout(0);
-      socket.removeAllListeners('timeout');
+      firstBytes.delete(socket);
       if (isH2) {
         // The h2 session reads the bytes already buffered on the socket itself.
         h2.emit('connection', socket);
@@ -168,6 +166,7 @@ function cleartextServer(
   server.on('close', () => {
     h1.close();
     sessions.stop();
+    firstBytes.stop();
   });
   return Object.assign(server, {
     closeHttp2Sessions: sessions.closeAll,
@@ -192,16 +191,26 @@ export function refuseConnect(_request: IncomingMessage, socket: Duplex): void {
   );
 }
 
+/** An `'error'` listener shared by every socket (no closure per connection). */
+function destroySelf(this: Socket): void {
+  this.destroy();
+}
+
+/** The preface's first byte: a request line starting with anything else is HTTP/1.1. */
+const PREFACE_FIRST_BYTE = H2_PREFACE[0];
+
 /**
  * Reads until the bytes received either are the whole h2 preface or differ
  * from it, then puts them back (`unshift`), pauses the socket and calls `route`.
  */
 export function sniffPreface(socket: Socket, route: (isH2: boolean) => void): void {
-  let seen: Buffer = Buffer.alloc(0);
+  let seen: Buffer | undefined;
   const onData = (chunk: Buffer) => {
-    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, H2_PREFACE.length);
-    const matches = seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+    // Most connections are `GET …`: decided by the first byte, without comparing slices.
+    const matches =
+      seen[0] === PREFACE_FIRST_BYTE && seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     if (matches && n < H2_PREFACE.length) return;
     socket.removeListener('data', onData);
     socket.pause();
@@ -210,6 +219,59 @@ export function sniffPreface(socket: Socket, route: (isH2: boolean) => void): vo
   };
   socket.on('data', onData);
 }
+
+/**
+ * Connections whose first bytes have not decided their protocol yet, each closed once it is
+ * `timeoutMs` old. One timer checks them all, a few times per timeout: a timer per socket,
+ * set on accept and cleared a moment later when its first bytes arrive, was about 4 % of the
+ * CPU of accepting a stream (Node 24 profile, 19,000 connections at once).
+ */
+class FirstBytesDeadlines {
+  private readonly accepted = new Map<Socket, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  add(socket: Socket): void {
+    this.accepted.set(socket, Date.now());
+    if (this.timer === undefined && !this.stopped) {
+      const tickMs = Math.max(MIN_FIRST_BYTES_TICK_MS, Math.min(1000, this.timeoutMs / 4));
+      this.timer = setInterval(() => this.sweep(), tickMs);
+      this.timer.unref();
+    }
+  }
+
+  delete(socket: Socket): void {
+    this.accepted.delete(socket);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.accepted.clear();
+  }
+
+  private sweep(): void {
+    const oldest = Date.now() - this.timeoutMs;
+    for (const [socket, acceptedAt] of this.accepted) {
+      if (socket.destroyed) {
+        this.accepted.delete(socket);
+      } else if (acceptedAt <= oldest) {
+        this.accepted.delete(socket);
+        socket.destroy();
+      }
+    }
+    if (this.accepted.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+
+/** Shortest pause between two first-bytes checks, so a tiny REQUEST_TIMEOUT cannot spin. */
+const MIN_FIRST_BYTES_TICK_MS = 10;
 
 /** The sessions of an HTTP/2 server, as {@link trackSessions} keeps them. */
 interface TrackedSessions {
