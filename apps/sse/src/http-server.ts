@@ -4,6 +4,7 @@ import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { expectationFailedHandler } from '@flagsmith-rt/server';
 import type { ServerTlsConfig } from './config.js';
+import type { StreamFastPath } from './stream-fast-path.js';
 
 /** The request handler Fastify passes to a `serverFactory`. */
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -12,6 +13,12 @@ export type RequestHandler = (request: IncomingMessage, response: ServerResponse
 export interface ClosesHttp2Sessions {
   /** Sends GOAWAY on every open HTTP/2 session; each closes once its streams are done. */
   closeHttp2Sessions(): void;
+}
+
+/** The cleartext server's hook for plain stream requests (see `stream-fast-path.ts`). */
+export interface ServesStreamsDirectly {
+  /** From now on, new cleartext connections whose first bytes `fastPath` serves skip node:http. */
+  serveStreamsDirectly(fastPath: StreamFastPath): void;
 }
 
 /** The HTTP/2 connection preface every h2 client sends first (RFC 9113 §3.4). */
@@ -138,25 +145,42 @@ function cleartextServer(
 
   // Until its protocol is known a connection gets no more time than a whole request would.
   const firstBytes = new FirstBytesDeadlines(limits.requestTimeout || FIRST_BYTES_TIMEOUT_MS);
+  let fastPath: StreamFastPath | undefined;
+  /** Hands a connection whose first bytes were read (and are put back) to the HTTP/1.1 server. */
+  const toHttp1 = (socket: Socket, seen: Buffer) => {
+    socket.pause();
+    socket.unshift(seen);
+    h1.emit('connection', socket);
+    // The HTTP/1 parser takes over the socket's handle; the peeked bytes wait in
+    // the socket's buffer and reach it as a 'data' event once the socket flows.
+    socket.resume();
+  };
   const server = net.createServer((socket) => {
     socket.on('error', destroySelf);
     if (!options.h2c) {
       // HTTP/1.1 only: an h2 preface is an unparsable request line (400 in the JSON shape).
       // The HTTP/1.1 server's headers timeout covers a connection that never sends a byte.
-      h1.emit('connection', socket);
+      if (fastPath === undefined) {
+        h1.emit('connection', socket);
+        return;
+      }
+      const serve = fastPath;
+      firstBytes.add(socket);
+      socket.once('data', (chunk: Buffer) => {
+        firstBytes.delete(socket);
+        if (!serve(socket, chunk)) toHttp1(socket, chunk);
+      });
       return;
     }
     firstBytes.add(socket);
-    sniffPreface(socket, (isH2) => {
+    sniffPreface(socket, (isH2, seen) => {
       firstBytes.delete(socket);
       if (isH2) {
         // The h2 session reads the bytes already buffered on the socket itself.
+        socket.unshift(seen);
         h2.emit('connection', socket);
-      } else {
-        h1.emit('connection', socket);
-        // The HTTP/1 parser takes over the socket's handle; the peeked bytes wait in
-        // the socket's buffer and reach it as a 'data' event once the socket flows.
-        socket.resume();
+      } else if (fastPath === undefined || !fastPath(socket, seen)) {
+        toHttp1(socket, seen);
       }
     });
   });
@@ -172,6 +196,9 @@ function cleartextServer(
     closeHttp2Sessions: sessions.closeAll,
     /** Closes HTTP/1.1 connections idle between requests (Fastify's `forceCloseConnections: 'idle'`). */
     closeIdleConnections: () => h1.closeIdleConnections(),
+    serveStreamsDirectly: (serve: StreamFastPath) => {
+      fastPath = serve;
+    },
   });
 }
 
@@ -201,9 +228,10 @@ const PREFACE_FIRST_BYTE = H2_PREFACE[0];
 
 /**
  * Reads until the bytes received either are the whole h2 preface or differ
- * from it, then puts them back (`unshift`), pauses the socket and calls `route`.
+ * from it, then pauses the socket and calls `route` with them (to put back with
+ * `unshift` for whoever reads the connection next).
  */
-export function sniffPreface(socket: Socket, route: (isH2: boolean) => void): void {
+export function sniffPreface(socket: Socket, route: (isH2: boolean, seen: Buffer) => void): void {
   let seen: Buffer | undefined;
   const onData = (chunk: Buffer) => {
     seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
@@ -214,8 +242,7 @@ export function sniffPreface(socket: Socket, route: (isH2: boolean) => void): vo
     if (matches && n < H2_PREFACE.length) return;
     socket.removeListener('data', onData);
     socket.pause();
-    socket.unshift(seen);
-    route(matches);
+    route(matches, seen);
   };
   socket.on('data', onData);
 }

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { AppConfig } from './config.js';
+import type { ServesStreamsDirectly } from './http-server.js';
+import { streamFastPath } from './stream-fast-path.js';
 
 /** Pending connections the kernel may queue before accepting (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
@@ -120,6 +122,14 @@ export async function runInstance(
     await app.close().catch(() => {});
     process.exit(1);
   }
+  // Plain HTTP/1.1 stream requests on the cleartext port skip node:http and Fastify.
+  (app.server as Partial<ServesStreamsDirectly>).serveStreamsDirectly?.(
+    streamFastPath({
+      hub: app.realtimeHub,
+      maxSubscribers: config.maxSubscribers,
+      maxHeaderBytes: config.limits.maxHeaderBytes,
+    }),
+  );
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = listeningUrl(config, port);
