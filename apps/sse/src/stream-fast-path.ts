@@ -106,8 +106,8 @@ export function streamFastPath(options: StreamFastPathOptions): StreamFastPath {
     }
     // Registered in the same tick as latest() was read: no update can slip between.
     hub.add(socket, environment, true);
-    // Read on (and drop what arrives), as the HTTP/1.1 server would: a client's FIN then
-    // closes the stream at once instead of at the next failed write.
+    // Read on and drop what arrives, as node:http does: a paused socket stops reading once
+    // 16 KiB wait in it, and would then miss the client's FIN behind them.
     socket.resume();
     return true;
   };
