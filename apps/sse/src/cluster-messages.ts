@@ -25,6 +25,39 @@ export function isListeningMessage(message: unknown): message is WorkerListening
   );
 }
 
+/** A worker got SIGTERM and asks whether the whole instance is stopping or only itself. */
+export interface DrainQueryMessage {
+  /** Message kind. */
+  type: 'flagsmith-rt:drain-query';
+}
+
+/** The primary's answer to {@link DrainQueryMessage}. */
+export interface DrainAnswerMessage {
+  /** Message kind. */
+  type: 'flagsmith-rt:drain-answer';
+  /** `true`: the primary is not stopping, so only this worker is (the others keep serving). */
+  alone: boolean;
+}
+
+/** Whether an IPC message is a {@link DrainQueryMessage}. */
+export function isDrainQuery(message: unknown): message is DrainQueryMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === 'flagsmith-rt:drain-query'
+  );
+}
+
+/** Whether an IPC message is a {@link DrainAnswerMessage}. */
+export function isDrainAnswer(message: unknown): message is DrainAnswerMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    (message as { type?: unknown }).type === 'flagsmith-rt:drain-answer' &&
+    typeof (message as { alone?: unknown }).alone === 'boolean'
+  );
+}
+
 /** A worker asks the primary for the instance's combined metrics (a scrape arrived). */
 export interface MetricsRequestMessage {
   /** Message kind. */

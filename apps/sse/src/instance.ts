@@ -81,19 +81,29 @@ function reusePortOptions(config: AppConfig): { reusePort?: true; exclusive?: tr
  * was reached: until then probes answer and streams and publishes get 503).
  * On SIGTERM or SIGINT: readiness turns 503, streams end spread over the
  * drain window, the server stops, the broker drains and closes, exit 0 (1 if
- * the shutdown failed). A configuration error found at start (port taken,
+ * the shutdown failed). When `stoppingAlone` resolves `true` (a cluster worker
+ * stopped while the others go on), the port's socket is closed first. A configuration error found at start (port taken,
  * stream settings that differ) exits 1.
  */
 export async function runInstance(
   config: AppConfig,
   announce: (app: FastifyInstance, address: ListeningAddress) => void,
+  stoppingAlone: () => Promise<boolean> = async () => false,
 ): Promise<void> {
   const app = buildApp(config);
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal, drainWindowMs: config.drainWindowMs }, 'shutting down');
+    if (await stoppingAlone()) {
+      // Other workers serve the port: stop taking connections now rather than refusing them
+      // with 503 through the drain window (reusePort: the kernel stops choosing this
+      // socket; otherwise the primary stops handing connections to this worker). Fastify's
+      // own close of the server later finds it closed, which it accepts.
+      app.server.close();
+      app.log.info('the other workers serve the port; stopped listening, draining');
+    }
     app.close().then(
       () => {
         app.log.info('stopped');
@@ -105,8 +115,8 @@ export async function runInstance(
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.once('SIGTERM', (signal) => void stop(signal));
+  process.once('SIGINT', (signal) => void stop(signal));
 
   try {
     // Node's default backlog (511) overflows in a reconnect storm: clients then

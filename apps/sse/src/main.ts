@@ -1,5 +1,10 @@
 import cluster from 'node:cluster';
-import { WORKER_SLOT_VARIABLE, type WorkerListeningMessage } from './cluster-messages.js';
+import {
+  type DrainQueryMessage,
+  isDrainAnswer,
+  WORKER_SLOT_VARIABLE,
+  type WorkerListeningMessage,
+} from './cluster-messages.js';
 import { parseConfig } from './config.js';
 import { describeListening, listeningKind, runInstance } from './instance.js';
 import { runPrimary } from './primary.js';
@@ -26,16 +31,20 @@ function main(): void {
   if (config.workers > 1 && cluster.isWorker) {
     // A worker of the primary below: it serves and tells the primary when it listens.
     const slot = Number(process.env[WORKER_SLOT_VARIABLE]);
-    void runInstance(config, (app, address) => {
-      app.log.debug({ worker: slot, port: address.port }, 'worker listening');
-      const message: WorkerListeningMessage = {
-        type: 'flagsmith-rt:listening',
-        port: address.port,
-        url: address.url,
-        broker: address.broker,
-      };
-      process.send?.(message);
-    });
+    void runInstance(
+      config,
+      (app, address) => {
+        app.log.debug({ worker: slot, port: address.port }, 'worker listening');
+        const message: WorkerListeningMessage = {
+          type: 'flagsmith-rt:listening',
+          port: address.port,
+          url: address.url,
+          broker: address.broker,
+        };
+        process.send?.(message);
+      },
+      askWhetherAlone,
+    );
     return;
   }
 
@@ -60,6 +69,28 @@ function main(): void {
       { ...address, listening: listeningKind(config), mode: describeListening(config) },
       'listening',
     );
+  });
+}
+
+/** Longest wait for the primary's answer; without one the worker drains as part of the whole. */
+const DRAIN_ANSWER_TIMEOUT_MS = 500;
+
+/** Asks the primary whether this worker stops alone (the others keep serving the port). */
+function askWhetherAlone(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (alone: boolean) => {
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      resolve(alone);
+    };
+    const onMessage = (message: unknown) => {
+      if (isDrainAnswer(message)) done(message.alone);
+    };
+    const timer = setTimeout(() => done(false), DRAIN_ANSWER_TIMEOUT_MS);
+    process.on('message', onMessage);
+    const query: DrainQueryMessage = { type: 'flagsmith-rt:drain-query' };
+    if (process.send === undefined || !process.connected) done(false);
+    else process.send(query, undefined, undefined, (error) => error && done(false));
   });
 }
 

@@ -1,6 +1,11 @@
 import cluster, { type Worker } from 'node:cluster';
 import net from 'node:net';
-import { isListeningMessage, WORKER_SLOT_VARIABLE } from './cluster-messages.js';
+import {
+  type DrainAnswerMessage,
+  isDrainQuery,
+  isListeningMessage,
+  WORKER_SLOT_VARIABLE,
+} from './cluster-messages.js';
 import type { AppConfig } from './config.js';
 import { describeListening, listeningKind } from './instance.js';
 import { primaryLogger } from './primary-log.js';
@@ -55,6 +60,12 @@ export function runPrimary(config: AppConfig): void {
     const pid = worker.process.pid;
     log.info({ worker: slot.index, workerPid: pid }, 'worker started');
     worker.on('message', (message: unknown) => {
+      if (isDrainQuery(message)) {
+        // Only this worker stops: it may close its listening socket now, the others serve.
+        const answer: DrainAnswerMessage = { type: 'flagsmith-rt:drain-answer', alone: !stopping };
+        worker.send(answer);
+        return;
+      }
       if (metrics.handle(worker, message) || !isListeningMessage(message)) return;
       log.info({ worker: slot.index, workerPid: pid, port: message.port }, 'worker listening');
       listening.add(slot.index);

@@ -212,6 +212,61 @@ describe(`SSE_WORKERS=2 on this runtime (Node ${process.versions.node})`, () => 
     expect(await r.exited).toBe(0);
   }, 60_000);
 
+  it('a worker stopped alone closes its socket at once: through its drain, new streams reach the other worker and none is refused', async () => {
+    await using nats = await startNatsServer();
+    const r = run({
+      PORT: '0',
+      NATS_URL: nats.url,
+      STREAM_STORAGE: 'memory',
+      SSE_WORKERS: '2',
+      SSE_AUTHENTICATION_TOKEN: TOKEN,
+      DRAIN_WINDOW: '4',
+      REFUSAL_HOLD_MS: '0',
+      KEEPALIVE_INTERVAL: '60',
+    });
+    const ready = await logLine(r, (l) => l.msg === 'listening', 'the listening line');
+    const port = Number(ready.port);
+    const primary = r.child.pid as number;
+    const [pidA, pidB] = ready.workerPids as [number, number];
+    const before = await open(port, 8);
+
+    process.kill(pidA, 'SIGTERM');
+    await logLine(
+      r,
+      (l) =>
+        l.pid === pidA && l.msg === 'the other workers serve the port; stopped listening, draining',
+      'worker A closing its socket',
+    );
+    if (reusePort) expect(listenersOf(port, [primary, pidA, pidB])).toEqual([pidB]);
+    // Within A's 4 s drain window: every new stream is served, by B.
+    const during = await open(port, 24);
+    for (const s of during) expect(s.text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(new Set(owners(port, during, [primary, pidA, pidB]))).toEqual(new Set([pidB]));
+    expect(r.logs().some((l) => l.pid === pidA && l.msg === 'stopped')).toBe(false);
+
+    // A drains its own streams, exits 0 and is replaced; B's streams were never touched.
+    const exited = await logLine(
+      r,
+      (l) => l.msg === 'worker exited; restarting' && l.workerPid === pidA,
+      'worker A exiting after its drain',
+      15_000,
+    );
+    expect(exited.code).toBe(0);
+    const onB = before.filter((s) => !s.isEnded);
+    expect(onB.length).toBeGreaterThan(0);
+    expect(during.every((s) => !s.isEnded)).toBe(true);
+
+    // The instance as a whole still drains with held 503s, not refused connections: only a
+    // worker stopping alone closes its socket early.
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(
+      r
+        .logs()
+        .filter((l) => l.msg === 'the other workers serve the port; stopped listening, draining'),
+    ).toHaveLength(1);
+  }, 60_000);
+
   it.runIf(reusePort)(
     'a second instance on a port the first one holds with reusePort fails to start instead of sharing it',
     async () => {
