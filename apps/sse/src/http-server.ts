@@ -155,7 +155,9 @@ function cleartextServer(
     // the socket's buffer and reach it as a 'data' event once the socket flows.
     socket.resume();
   };
-  const server = net.createServer((socket) => {
+  // node:http's default (`noDelay`), which this server accepts for: without it an update
+  // written while the previous write is unacknowledged waits for the client's delayed ACK.
+  const server = net.createServer({ noDelay: true }, (socket) => {
     socket.on('error', destroySelf);
     if (!options.h2c) {
       // HTTP/1.1 only: an h2 preface is an unparsable request line (400 in the JSON shape).
