@@ -212,6 +212,20 @@ export function describeSdkRealtime(name: string, runtime: () => RealtimeRuntime
         30_000,
       );
 
+      it('ignores keep-alives that carry data: (message events, not environment_updated)', async () => {
+        const { proxy, fake, id } = await throughProxy((t) =>
+          t.replaceAll(': ping\n\n', 'data: ping\n\n'),
+        );
+        await waitFor('ten rewritten keep-alives', () => {
+          const count = proxy.forwarded().split('data: ping\n\n').length - 1;
+          return count >= 10;
+        });
+        const s = await expectRefetch(id, fake, sse, T1);
+        expect(s.events).toEqual([{ updatedAt: T1, fetching: true }]);
+        expect(s.opens).toBe(1);
+        expect(s.errors).toBe(0);
+      });
+
       it('refetches with an integer timestamp (the JavaScript SDK compares numbers)', async () => {
         // The service always writes a fraction (`1735230000.0`); the proxy strips it.
         const { proxy, fake, id } = await throughProxy((t) => t.replace(/(\d)\.0\}/g, '$1}'));
