@@ -30,6 +30,7 @@ export interface RealtimeRuntime {
 const T0 = 1_735_229_888.76;
 const T1 = 1_735_229_999.5;
 const T2 = 1_735_230_111.25;
+const T3 = 1_735_230_222.125;
 /**
  * How long a wire control waits for a refetch that must not come. A refetch on the real wire
  * reaches the fake API within tens of milliseconds of the publish.
@@ -158,6 +159,31 @@ export function describeSdkRealtime(name: string, runtime: () => RealtimeRuntime
       s = await expectRefetch(id, fake, sse, T1);
       expect(fake.fetches('flags')).toBe(2);
       expect(s.opens).toBe(1);
+    });
+
+    it('drops an update that arrives while its flags fetch is in flight (what our client fixes)', async () => {
+      const fake = await api(T0);
+      const id = await startSdk(fake, withSlash(sse.url));
+      const release = fake.hold('flags');
+      fake.setUpdatedAt(T1);
+      await sse.publish(fake.environmentKey, T1);
+      await waitFor('the SDK flags request', () => fake.held('flags') === 1);
+      // The environment changes again while the answer made at T1 is on its way.
+      fake.setUpdatedAt(T2);
+      await sse.publish(fake.environmentKey, T2);
+      let s = await until(id, 'the second event', (s) => s.events.length === 2);
+      expect(s.events).toEqual([
+        { updatedAt: T1, fetching: true },
+        { updatedAt: T2, fetching: true },
+      ]);
+      release();
+      s = await until(id, 'the held answer', (s) => s.value === String(T1));
+      expect(s.timestamp).toBe(T1);
+      // T2 was announced but never fetched: the SDK keeps T1's flags until the next update, and
+      // that one's refetch is the only fetch since (a follow-up fetch would make it two).
+      expect(fake.fetches('flags')).toBe(2);
+      await expectRefetch(id, fake, sse, T3);
+      expect(fake.fetches('flags')).toBe(3);
     });
 
     it('gets the next update after a restart of apps/sse', async () => {
