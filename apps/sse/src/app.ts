@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import {
   type Broker,
+  type BrokerErrorListener,
   EmbeddedBroker,
   fastifyLimitOptions,
   flagsmithRealtime,
@@ -29,7 +30,7 @@ const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.auth
  * Builds the service: a Fastify instance with the flagsmith-rt plugin and the
  * broker the configuration chooses (JetStream when `NATS_URL` is set, else
  * the embedded broker). Does not listen. `ready()` starts the broker (the
- * JetStream one in the background: await `app.realtimeHub.broker.start()`
+ * JetStream one in the background: await `app.realtimeBroker.start()`
  * for it to be ready) and `close()` drains streams, then closes the broker.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): FastifyInstance {
@@ -66,7 +67,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     maxStreamAgeMs: config.maxStreamAgeMs,
     refusalHoldMs: config.refusalHoldMs,
     refusalHoldMax: config.refusalHoldMax,
-    metrics: config.metricsEnabled && !workerMetrics,
+    // A worker builds its registry; clusterMetrics serves it with the other workers'.
+    metrics: workerMetrics ? 'registry' : config.metricsEnabled,
     ...(config.maxSubscribers === undefined ? {} : { maxSubscribers: config.maxSubscribers }),
   });
   if (workerMetrics) app.register(clusterMetrics);
@@ -90,16 +92,25 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
 function createBroker(config: AppConfig, app: FastifyInstance): Broker {
   const logger = app.log.child({ component: 'broker' });
   if (config.nats === undefined) return new EmbeddedBroker({ logger });
-  return new JetStreamBroker({
+  // JetStreamBroker reports failed operations through its onError option; this
+  // gives it Broker.onError, which the plugin subscribes to (for
+  // flagsmith_sse_nats_errors_total), until the adapter implements it itself.
+  const errorListeners = new Set<BrokerErrorListener>();
+  const broker = new JetStreamBroker({
     servers: config.nats.servers,
     ...(config.nats.credentials === undefined ? {} : { credentials: config.nats.credentials }),
     ...(config.nats.tls === undefined ? {} : { tls: config.nats.tls }),
     replicas: config.nats.replicas,
     storage: config.nats.storage,
     logger,
-    // Counted in flagsmith_sse_nats_errors_total; the hub exists once the plugin registered.
-    onError: (operation) => {
-      if (app.hasDecorator('realtimeHub')) app.realtimeHub.recordNatsError(operation);
+    onError: (operation, error) => {
+      for (const listener of errorListeners) listener(operation, error);
+    },
+  });
+  return Object.assign(broker, {
+    onError(listener: BrokerErrorListener): () => void {
+      errorListeners.add(listener);
+      return () => errorListeners.delete(listener);
     },
   });
 }

@@ -195,7 +195,7 @@ describe('the service', () => {
     const stream = raw(port, `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
     await stream.closed;
     expect(stream.text()).toMatch(/^HTTP\/1\.1 200 OK/);
-    expect(app.realtimeHub.counters.streamAgeCloses).toBe(1);
+    expect(app.realtimeHub.stats.streamAgeCloses).toBe(1);
   });
 
   it('counts NATS errors from the broker it builds', async () => {

@@ -92,7 +92,7 @@ describe('request limits', () => {
     const { status, body } = parse(client.text);
     expect(status).toBe(400);
     expect(body).toMatchObject({ error: { code: 'body_too_large' } });
-    expect(app?.realtimeHub.broker.latest(ENV)).toBeUndefined();
+    expect(app?.realtimeBroker.latest(ENV)).toBeUndefined();
     await stillServes(port);
   });
 
