@@ -1,16 +1,10 @@
-import {
-  encodeChunk,
-  encodeRetryFrame,
-  encodeUpdateFrame,
-  KEEPALIVE_CHUNK,
-  KEEPALIVE_FRAME,
-  LAST_CHUNK,
-} from '@flagsmith-rt/protocol';
+import { encodeRetryFrame, encodeUpdateFrame } from '@flagsmith-rt/protocol';
 import type { Broker, BrokerUpdate } from '../broker/broker.js';
 import { type Clock, systemClock } from '../clock.js';
+import { type Frame, frameOf, pick } from './frame.js';
 import type { Stats } from './stats.js';
-import { type PendingStream, Subscriber } from './subscriber.js';
-import { startSweeper, sweepIntervalFor } from './sweep.js';
+import { endStream, type PendingStream, Subscriber } from './subscriber.js';
+import { type SweepRules, startSweeper, sweepIntervalFor, sweepSubscribers } from './sweep.js';
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
@@ -40,21 +34,6 @@ export interface HubOptions {
 const MAX_UNSTAMPED = 10_000;
 
 /**
- * The bytes of one frame, built once: `plain` for HTTP/2 and HTTP/1.0
- * streams, `chunked` (the same frame as one HTTP/1.1 chunk) for the rest.
- */
-interface Frame {
-  readonly plain: Buffer;
-  readonly chunked: Buffer;
-}
-
-/** How long an aged-out stream may stay open after its end was sent. */
-const AGED_STREAM_GRACE_MS = 1_000;
-
-// [spec] A line starting with `:` is an SSE comment: clients ignore it, proxies see traffic.
-const KEEPALIVE: Frame = { plain: toBuffer(KEEPALIVE_FRAME), chunked: toBuffer(KEEPALIVE_CHUNK) };
-
-/**
  * The fan-out: environment -> open streams. A stream joins through
  * {@link Hub.subscribe}, which writes its first frames. Each update from the
  * broker is encoded once and the same buffer is written to every stream of
@@ -71,8 +50,7 @@ export class Hub {
   /** Fan-outs waiting for their stored time (see {@link Broker.onStored}), by environment. */
   private readonly unstamped = new Map<string, { updatedAt: number; writtenAt: number }>();
   private readonly frameOptions: { id: boolean };
-  private readonly keepAliveIntervalMs: number;
-  private readonly slowSubscriberTimeoutMs: number;
+  private readonly sweepRules: SweepRules;
   private readonly maxStreamAgeMs: number;
   private readonly streamAgeJitter: number;
   private readonly random: () => number;
@@ -88,8 +66,10 @@ export class Hub {
     this.retry =
       options.retryMs === undefined ? undefined : frameOf(encodeRetryFrame(options.retryMs));
     this.frameOptions = { id: options.eventIds };
-    this.keepAliveIntervalMs = options.keepAliveIntervalMs;
-    this.slowSubscriberTimeoutMs = options.slowSubscriberTimeoutMs;
+    this.sweepRules = {
+      keepAliveIntervalMs: options.keepAliveIntervalMs,
+      slowSubscriberTimeoutMs: options.slowSubscriberTimeoutMs,
+    };
     this.maxStreamAgeMs = options.maxStreamAgeMs ?? 0;
     this.streamAgeJitter = options.streamAgeJitter ?? 0;
     this.random = options.random ?? Math.random;
@@ -122,8 +102,8 @@ export class Hub {
     };
     this.stopSweeper = startSweeper(
       sweepIntervalFor(
-        this.keepAliveIntervalMs,
-        this.slowSubscriberTimeoutMs,
+        this.sweepRules.keepAliveIntervalMs,
+        this.sweepRules.slowSubscriberTimeoutMs,
         this.maxStreamAgeMs * (1 - this.streamAgeJitter),
       ),
       () => this.sweep(this.clock()),
@@ -227,50 +207,9 @@ export class Hub {
     this.stats.latency.record(fanout.writtenAt - storedAt);
   };
 
-  /**
-   * Sends due keep-alives, closes subscribers blocked past the timeout, ends
-   * streams past their maximum age and drops subscribers whose sink was destroyed.
-   */
+  /** One sweep over every subscriber (see {@link sweepSubscribers}). */
   private sweep(now: number): void {
-    const keepAliveBefore = now - this.keepAliveIntervalMs;
-    const blockedBefore = now - this.slowSubscriberTimeoutMs;
-    let keepalives = 0;
-    for (const set of this.environments.values()) {
-      for (const subscriber of set) {
-        // A transport destroyed without a 'close' reaching us: the subscriber must not
-        // stay (a ghost holds a MAX_SUBSCRIBERS slot and is counted as served).
-        if (subscriber.sink.destroyed) {
-          this.remove(subscriber);
-          continue;
-        }
-        // Ended by the drain, by age, or dropped: nothing more may be written.
-        if (subscriber.ending !== undefined) {
-          // An aged-out stream whose client keeps its side open is cut after a grace period.
-          if (subscriber.graceAt !== 0 && subscriber.graceAt <= now) subscriber.sink.destroy();
-          continue;
-        }
-        if (subscriber.ageAt !== 0 && subscriber.ageAt <= now) {
-          this.endAged(subscriber, now);
-          continue;
-        }
-        if (subscriber.blockedSince !== 0) {
-          if (subscriber.blockedSince <= blockedBefore) {
-            subscriber.ending = 'slow';
-            this.stats.slowSubscribersDropped++;
-            subscriber.sink.destroy();
-          }
-          continue;
-        }
-        if (subscriber.lastWriteAt > keepAliveBefore) continue;
-        subscriber.lastWriteAt = now;
-        subscriber.lastWriteKind = 'keepalive';
-        if (!subscriber.sink.write(pick(KEEPALIVE, subscriber.chunked))) {
-          subscriber.blockedSince = now;
-        }
-        keepalives++;
-      }
-    }
-    this.stats.writesKeepalive += keepalives;
+    sweepSubscribers(this.environments.values(), now, this.sweepRules, this.stats, this.remove);
   }
 
   /**
@@ -318,23 +257,6 @@ export class Hub {
     return counts;
   }
 
-  /**
-   * Ends a stream that reached its age: the client reconnects (through the
-   * load balancer, possibly to another instance) and gets the latest again.
-   * A socket that cannot flush is destroyed at once; one that flushed but is
-   * not closed by the client within {@link AGED_STREAM_GRACE_MS}, by the sweep.
-   */
-  private endAged(subscriber: Subscriber, now: number): void {
-    subscriber.ending = 'aged';
-    this.stats.streamAgeCloses++;
-    if (subscriber.blockedSince !== 0) {
-      subscriber.sink.destroy();
-      return;
-    }
-    subscriber.graceAt = now + AGED_STREAM_GRACE_MS;
-    endStream(subscriber);
-  }
-
   private onDrain(subscriber: Subscriber): void {
     if (subscriber.ending !== undefined) return;
     subscriber.blockedSince = 0;
@@ -355,30 +277,12 @@ export class Hub {
     else this.stats.writeErrorsKeepalive++;
   }
 
-  private remove(subscriber: Subscriber): void {
+  private readonly remove = (subscriber: Subscriber): void => {
     const set = this.environments.get(subscriber.environment);
     if (set === undefined || !set.delete(subscriber)) return;
     if (set.size === 0) this.environments.delete(subscriber.environment);
     this.active--;
-  }
-}
-
-/** Ends a stream gracefully: a chunked body with its last-chunk, so the client sees a complete response. */
-function endStream(subscriber: Subscriber): void {
-  if (subscriber.chunked) subscriber.sink.end(LAST_CHUNK);
-  else subscriber.sink.end();
-}
-
-function frameOf(plain: Uint8Array): Frame {
-  return { plain: toBuffer(plain), chunked: toBuffer(encodeChunk(plain)) };
-}
-
-function pick(frame: Frame, chunked: boolean): Buffer {
-  return chunked ? frame.chunked : frame.plain;
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,3 +1,5 @@
+import { LAST_CHUNK } from '@flagsmith-rt/protocol';
+
 /**
  * Where a subscriber's bytes go: the raw TCP socket of an HTTP/1.x request
  * (a `net.Socket` fits as is) or an HTTP/2 stream (`Http2Stream` fits too).
@@ -75,4 +77,10 @@ export class Subscriber {
     this.chunked = chunked;
     this.lastWriteAt = now;
   }
+}
+
+/** Ends a stream gracefully: a chunked body with its last-chunk, so the client sees a complete response. */
+export function endStream(subscriber: Subscriber): void {
+  if (subscriber.chunked) subscriber.sink.end(LAST_CHUNK);
+  else subscriber.sink.end();
 }
