@@ -48,20 +48,21 @@ async function publishUntilBlocked(
   return n;
 }
 
+/** The app (no keep-alives), its hub, the server's side of each connection, and its port. */
+async function start(slowSubscriberTimeoutMs: number) {
+  const built = await buildTestApp({ slowSubscriberTimeoutMs, keepAliveIntervalMs: 60_000 });
+  app = built.app;
+  const sides = serverSides(app);
+  return { built, hub: app.realtimeHub, sides, port: await listen(app) };
+}
+
 function timestampsIn(body: string): number[] {
   return [...body.matchAll(/^data: \{"updated_at": ([\d.]+)\}$/gm)].map((m) => Number(m[1]));
 }
 
 describe('a subscriber that stops reading', () => {
   it('keeps one pending timestamp, is dropped after the timeout, and does not hold back others', async () => {
-    const built = await buildTestApp({
-      slowSubscriberTimeoutMs: 1000,
-      keepAliveIntervalMs: 60_000,
-    });
-    app = built.app;
-    const hub = app.realtimeHub;
-    const sides = serverSides(app);
-    const port = await listen(app);
+    const { built, hub, sides, port } = await start(1000);
     const healthy = await RawClient.get(port, `/sse/environments/${ENV}/stream`);
     sockets.push(healthy.socket);
     const stalled = await stalledClient(port);
@@ -101,14 +102,7 @@ describe('a subscriber that stops reading', () => {
   }, 60_000);
 
   it('gets the newest missed update once it reads again before the timeout', async () => {
-    const built = await buildTestApp({
-      slowSubscriberTimeoutMs: 30_000,
-      keepAliveIntervalMs: 60_000,
-    });
-    app = built.app;
-    const hub = app.realtimeHub;
-    const sides = serverSides(app);
-    const port = await listen(app);
+    const { built, hub, sides, port } = await start(30_000);
     const stalled = await stalledClient(port);
     await waitFor(() => hub.subscriberCount === 1, 'one stream');
     let last = await publishUntilBlocked(built.broker, sides);
