@@ -6,7 +6,7 @@ import {
   READYZ_PATH,
   STREAM_ROUTE,
 } from '@flagsmith-rt/protocol';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
 import type { Broker } from './broker/broker.js';
@@ -15,12 +15,7 @@ import { Hub } from './fanout/hub.js';
 import { Stats } from './fanout/stats.js';
 import { TokenVerifier } from './http/auth.js';
 import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './http/cors.js';
-import {
-  environmentRouteKey,
-  errorHandlerFor,
-  notFoundError,
-  sendError,
-} from './http/error-handler.js';
+import { errorHandlerFor, notFoundError, sendError } from './http/error-handler.js';
 import { RefusalHolds } from './http/refusal-hold.js';
 import { createMetricsRegistry } from './metrics/registry.js';
 import { type FlagsmithRealtimeOptions, resolveOptions } from './options.js';
@@ -38,13 +33,6 @@ declare module 'fastify' {
     /** The Prometheus registry of this plugin; `undefined` when `metrics: false`. */
     realtimeMetrics: Registry | undefined;
   }
-}
-
-/** A request to `queue-change`, routed or not (a key the router could not match). */
-function isPublish(request: FastifyRequest): boolean {
-  if (request.method !== 'POST') return false;
-  if (!request.is404) return request.routeOptions.url === QUEUE_CHANGE_ROUTE;
-  return environmentRouteKey('POST', request.url) !== undefined;
 }
 
 const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, rawOptions) => {
@@ -81,7 +69,7 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     return sendError(reply, unauthenticated ? unauthorized() : error);
   });
   // Every refused publish is counted here, those the router could not match included.
-  fastify.addHook('onResponse', countRefusedPublish(stats, isPublish));
+  fastify.addHook('onResponse', countRefusedPublish(stats));
   // Callback-style hooks: an async hook costs a promise on every request.
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(CORS_RESPONSE_HEADERS);

@@ -1,9 +1,14 @@
-import { parsePublishBody, validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import {
+  parsePublishBody,
+  QUEUE_CHANGE_ROUTE,
+  validateEnvironmentKey,
+} from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Broker, PublishOutcome } from '../broker/broker.js';
 import { HttpError, refusalHeaders, unauthorized, unavailable } from '../errors.js';
 import type { Stats } from '../fanout/stats.js';
 import type { TokenVerifier } from '../http/auth.js';
+import { environmentRouteKey } from '../http/error-handler.js';
 import type { EnvironmentParams } from './stream.js';
 
 /** The JSON answer of a successful publish. */
@@ -29,16 +34,23 @@ export function requireToken(verifier: TokenVerifier) {
 }
 
 /**
- * `onResponse` hook counting a refused publish by its status: one place sees
- * every refusal, Fastify's own (body too large) and those of keys the router
- * could not match included (`isPublish` says which requests were publishes).
- * Successful outcomes are counted by the handler, which knows the result.
+ * `onResponse` hook of the whole plugin counting a refused publish by its
+ * status: one place sees every refusal, Fastify's own (body too large) and
+ * those of keys the router could not match included. Successful outcomes are
+ * counted by the handler, which knows the result.
  */
-export function countRefusedPublish(stats: Stats, isPublish: (request: FastifyRequest) => boolean) {
+export function countRefusedPublish(stats: Stats) {
   return (request: FastifyRequest, reply: FastifyReply, done: HookDone): void => {
     if (reply.statusCode >= 400 && isPublish(request)) stats.publishAnswered(reply.statusCode);
     done();
   };
+}
+
+/** A request to `queue-change`, routed or not (a key the router could not match). */
+function isPublish(request: FastifyRequest): boolean {
+  if (request.method !== 'POST') return false;
+  if (!request.is404) return request.routeOptions.url === QUEUE_CHANGE_ROUTE;
+  return environmentRouteKey('POST', request.url) !== undefined;
 }
 
 /**
