@@ -302,6 +302,14 @@ describe('GET /metricsz', () => {
     }
   });
 
+  it("builds the registry without serving it with metrics: 'registry'", async () => {
+    const { app, port } = await start({ metrics: 'registry' });
+    await subscribe(port);
+    await waitFor(() => app.realtimeHub.subscriberCount === 1, 'the stream');
+    expect(await app.realtimeMetrics?.metrics()).toMatch(/^flagsmith_sse_subscribers 1$/m);
+    expect((await fetch(`http://127.0.0.1:${port}/metricsz`)).status).toBe(404);
+  });
+
   it('is not served, and no registry exists, with metrics: false', async () => {
     const { app, port } = await start({ metrics: false });
     expect(app.realtimeMetrics).toBeUndefined();
