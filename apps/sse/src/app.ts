@@ -3,11 +3,9 @@ import {
   type Broker,
   type BrokerErrorListener,
   EmbeddedBroker,
-  fastifyLimitOptions,
+  fastifyOptions,
   flagsmithRealtime,
-  frameworkErrorHandler,
   JetStreamBroker,
-  ROUTER_OPTIONS,
 } from '@flagsmith-rt/server';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
@@ -42,12 +40,9 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     // One line per request would be 19,000 lines per reconnect wave of a
     // full instance; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { ...ROUTER_OPTIONS },
-    frameworkErrors: frameworkErrorHandler,
-    // The plugin answers requests during shutdown itself (JSON, CORS, Retry-After).
-    return503OnClosing: false,
-    // Request head, body and time limits: 431, 400 and 408 in the JSON error shape.
-    ...fastifyLimitOptions(config.limits),
+    // What the plugin needs: its router options, pre-routing errors and shutdown answers
+    // in its JSON shape, and the request head, body and time limits (431, 400, 408).
+    ...fastifyOptions(config.limits),
     // HTTP/1.1 and HTTP/2 on one port: ALPN with TLS_CERT/TLS_KEY, else h2c by prior knowledge.
     serverFactory: serverFactoryFor({
       tls: config.tls,

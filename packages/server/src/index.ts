@@ -9,13 +9,8 @@ export {
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
 export type { Clock } from './clock.js';
 export { type ErrorBody, HttpError, type HttpErrorCode, PluginOptionsError } from './errors.js';
-export { frameworkErrorHandler } from './http/error-handler.js';
-export {
-  DEFAULT_HTTP_LIMITS,
-  expectationFailedHandler,
-  fastifyLimitOptions,
-  type HttpLimits,
-} from './http/limits.js';
+export { DEFAULT_HTTP_LIMITS, expectationFailedHandler, type HttpLimits } from './http/limits.js';
+export { fastifyOptions } from './http/server-options.js';
 export { JetStreamBroker } from './jetstream/broker.js';
 export { NatsStartError, StreamConfigMismatchError } from './jetstream/errors.js';
 export type {
@@ -30,4 +25,4 @@ export {
   DEFAULT_REFUSAL_HOLD_MS,
   type FlagsmithRealtimeOptions,
 } from './options.js';
-export { flagsmithRealtime, ROUTER_OPTIONS } from './plugin.js';
+export { flagsmithRealtime } from './plugin.js';

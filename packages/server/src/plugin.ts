@@ -150,19 +150,15 @@ function checkRouterOptions(fastify: FastifyInstance): void {
   if (maxParamLength < 128 || !ignoreDuplicateSlashes) {
     throw new PluginOptionsError(
       'flagsmithRealtime needs Fastify({ routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: true } }) ' +
-        `(got maxParamLength ${maxParamLength}, ignoreDuplicateSlashes ${ignoreDuplicateSlashes}); see ROUTER_OPTIONS.`,
+        `(got maxParamLength ${maxParamLength}, ignoreDuplicateSlashes ${ignoreDuplicateSlashes}); spread fastifyOptions() into Fastify({...}).`,
     );
   }
 }
 
 /**
  * The Fastify plugin serving Flagsmith real-time streams: the SSE stream,
- * `queue-change`, `/livez`, `/readyz`, CORS and one JSON error shape. Create
- * the Fastify instance with {@link ROUTER_OPTIONS} and `frameworkErrors:
- * frameworkErrorHandler`, and `return503OnClosing: false` so the plugin answers
- * requests during shutdown itself.
+ * `queue-change`, `/livez`, `/readyz`, `/metricsz`, CORS and one JSON error
+ * shape. Create the Fastify instance with `...fastifyOptions()` (router
+ * options, pre-routing errors, shutdown answers, request limits).
  */
 export const flagsmithRealtime = fp(plugin, { fastify: '5.x', name: '@flagsmith-rt/server' });
-
-/** Fastify router options the plugin requires. */
-export const ROUTER_OPTIONS = Object.freeze({ maxParamLength: 1024, ignoreDuplicateSlashes: true });

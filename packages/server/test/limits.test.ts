@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../src/broker/embedded.js';
 import { frameworkErrorHandler } from '../src/http/error-handler.js';
 import { fastifyLimitOptions } from '../src/http/limits.js';
-import { flagsmithRealtime, ROUTER_OPTIONS } from '../src/plugin.js';
+import { ROUTER_OPTIONS } from '../src/http/server-options.js';
+import { flagsmithRealtime } from '../src/plugin.js';
 import { AUTH, listen, TOKEN } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 
