@@ -30,7 +30,7 @@ beforeAll(async () => {
     servers: [nats.url],
     storage: 'memory',
     // As apps/sse wires it: every failed NATS operation is counted by the hub.
-    onError: (operation) => hub?.recordNatsError(operation),
+    onError: (operation) => hub?.stats.brokerError(operation),
   });
   ({ app } = await buildTestApp({ broker }));
   hub = app.realtimeHub;
