@@ -1,6 +1,27 @@
 import { STREAM_SETTINGS, type StreamStorage } from '@flagsmith-rt/protocol';
-import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
+import type { BrokerLogger } from '../logger.js';
+import {
+  type ReportError,
+  reported,
+  StreamConfigMismatchError,
+  type StreamSettingDifference,
+} from './errors.js';
+
+export { describeDifferences, type StreamSettingDifference } from './errors.js';
+
+/** Said whenever setting up the stream fails: the usual cause. */
+export const JETSTREAM_HINT = 'Check that the NATS server runs with JetStream enabled.';
 
 /** The configurable parts of the stream. */
 export interface StreamDeployment {
@@ -8,16 +29,6 @@ export interface StreamDeployment {
   storage: StreamStorage;
   /** Replica count (1 for one node, 3 for a cluster). */
   replicas: number;
-}
-
-/** One setting of an existing stream that is not what the service needs. */
-export interface StreamSettingDifference {
-  /** The JetStream configuration field, e.g. `max_msgs_per_subject`. */
-  readonly setting: string;
-  /** What the service needs. */
-  readonly expected: unknown;
-  /** What the stream has. */
-  readonly actual: unknown;
 }
 
 /**
@@ -83,13 +94,48 @@ function sameSetting(want: unknown, have: unknown): boolean {
   return (want ?? false) === (have ?? false);
 }
 
-/** Formats differences for an error message: `setting: expected X, found Y`. */
-export function describeDifferences(differences: readonly StreamSettingDifference[]): string {
-  return differences
-    .map((d) => `${d.setting}: expected ${show(d.expected)}, found ${show(d.actual)}`)
-    .join('; ');
+/** What {@link ensureStream} needs besides the manager. */
+export interface EnsureStreamContext {
+  /** Storage and replicas the stream must have. */
+  readonly deployment: StreamDeployment;
+  /** Where "created the stream" goes. */
+  readonly logger: BrokerLogger;
+  /** Failed requests are reported as `create_jetstream`. */
+  readonly report: ReportError;
 }
 
-function show(value: unknown): string {
-  return value === undefined ? 'unset' : JSON.stringify(value);
+/**
+ * Creates the updates stream, or verifies an existing one; resolves its info.
+ * The service never changes an existing stream: one with other settings
+ * rejects with {@link StreamConfigMismatchError} listing every difference.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  context: EnsureStreamContext,
+): Promise<StreamInfo> {
+  const expected = streamConfigFor(context.deployment);
+  let info: StreamInfo | undefined = await reported(context.report, 'create_jetstream', () =>
+    jsm.streams.info(expected.name).catch((error: unknown) => {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+        return undefined;
+      }
+      throw error;
+    }),
+  );
+  if (info === undefined) {
+    try {
+      const created = await jsm.streams.add(expected);
+      context.logger.info({ stream: expected.name }, 'Created the JetStream stream');
+      return created;
+    } catch (error) {
+      // Another instance may have created it first; verify what is there.
+      context.report('create_jetstream', error);
+      info = await reported(context.report, 'create_jetstream', () =>
+        jsm.streams.info(expected.name),
+      );
+    }
+  }
+  const differences = diffStreamConfig(expected, info.config);
+  if (differences.length > 0) throw new StreamConfigMismatchError(expected.name, differences);
+  return info;
 }
