@@ -20,6 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Broker, BrokerUnavailableError } from '../src/broker/broker.js';
 import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream/errors.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 import { createTlsFiles } from './helpers/tls-files.js';
@@ -150,6 +151,30 @@ describe('JetStreamBroker', () => {
     // Publishing on top of the garbage works (the conflict is resolved by reading the subject).
     expect(await a.publish(env, 7.25)).toBe('published');
     expect(timestampsOf(seen, env)).toEqual([7.25]);
+  });
+
+  it('replaces a consumer that is silent by the injected clock (the watchdog reads the broker clock)', async () => {
+    const clock = new ManualClock();
+    const reports: string[] = [];
+    const a = await start({
+      now: clock.now,
+      onError: (operation: string, error: unknown) =>
+        reports.push(`${operation}: ${(error as Error).message}`),
+    });
+    const seen = recordUpdates(a);
+    const watchdogFired = () => reports.some((r) => r.startsWith('pull: no consumer activity'));
+    expect(watchdogFired()).toBe(false);
+    // The consumer is alive (a heartbeat every second, on real timers): only the clock,
+    // moved past the stall threshold on every poll, says it has been silent.
+    await waitFor(() => {
+      clock.advance(4_000);
+      return watchdogFired();
+    }, 'the watchdog replaces the consumer');
+    expect(a.state).toBe('ready');
+    // The replacement follows the stream.
+    const env = newEnvironment();
+    await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(321.5));
+    await waitFor(() => timestampsOf(seen, env).length === 1, 'delivery through the new consumer');
   });
 
   it('receives an update published while it was cut off from NATS', async () => {

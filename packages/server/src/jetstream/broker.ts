@@ -223,7 +223,15 @@ export class JetStreamBroker implements Broker {
   #markUnavailable(): void {
     this.#events.setState('unavailable');
     // Writes waiting on an ack fail now rather than at their timeout.
-    this.#writer?.failInflight(new BrokerUnavailableError('Lost the connection to NATS.'));
+    const failed = this.#writer?.failInflight(
+      new BrokerUnavailableError('Lost the connection to NATS.'),
+    );
+    if (failed !== undefined && failed > 0) {
+      this.#logger.warn(
+        { writes: failed },
+        'Failed the writes waiting for an acknowledgement (503)',
+      );
+    }
   }
 
   /**
