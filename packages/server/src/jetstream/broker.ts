@@ -14,10 +14,10 @@ import { LatestStore } from '../broker/latest-store.js';
 import { type Clock, systemClock } from '../clock.js';
 import { type BrokerLogger, silentLogger } from '../logger.js';
 import { Connection } from './connection.js';
-import { messageOf, NatsStartError, reported, StreamConfigMismatchError } from './errors.js';
+import { reported } from './errors.js';
 import { StreamFollower } from './follower.js';
 import type { JetStreamBrokerOptions, NatsOperation } from './options.js';
-import { ensureStream, JETSTREAM_HINT } from './stream-config.js';
+import { StreamSetup } from './stream-config.js';
 import { UpdateWriter } from './writer.js';
 
 /** How long the first read of the stream may take before the instance serves anyway. */
@@ -27,8 +27,8 @@ const ADMIN_TIMEOUT_MS = 5_000;
 
 /**
  * The production broker: NATS JetStream shared by every instance. It composes
- * the {@link Connection} (connect, retry, reconnect), the stream setup
- * ({@link ensureStream}), the {@link StreamFollower} (one ordered consumer
+ * the {@link Connection} (connect, retry, reconnect), the
+ * {@link StreamSetup} (create or verify the stream), the {@link StreamFollower} (one ordered consumer
  * that learns the latest of every environment and fans out newer ones) and
  * the {@link UpdateWriter} (compare-and-set writes, one at a time per
  * environment). The latest of each environment is kept in memory for an hour
@@ -43,12 +43,11 @@ export class JetStreamBroker implements Broker {
   readonly #clock: Clock;
   readonly #events: BrokerEvents;
   readonly #store: LatestStore;
+  readonly #stream: StreamSetup;
   readonly #follower: StreamFollower;
   #connection: Connection | undefined;
   #jsm: JetStreamManager | undefined;
   #writer: UpdateWriter | undefined;
-  /** Creation time of the stream being followed: a different one means it was recreated. */
-  #streamCreated: string | undefined;
   #startPromise: Promise<void> | undefined;
   #closePromise: Promise<void> | undefined;
 
@@ -58,6 +57,14 @@ export class JetStreamBroker implements Broker {
     this.#clock = options.now ?? systemClock;
     this.#events = new BrokerEvents(this.#logger);
     this.#store = new LatestStore({ now: this.#clock });
+    this.#stream = new StreamSetup({
+      deployment: {
+        storage: options.storage ?? STREAM_SETTINGS.storage,
+        replicas: options.replicas ?? STREAM_SETTINGS.replicas,
+      },
+      logger: this.#logger,
+      report: this.#report,
+    });
     this.#follower = new StreamFollower({
       clock: this.#clock,
       logger: this.#logger,
@@ -142,21 +149,10 @@ export class JetStreamBroker implements Broker {
     this.#connection = connection;
     const nc = await connection.open();
     try {
-      await this.#setUp(nc, connection);
+      await connection.setUp(() => this.#setUp(nc));
     } catch (error) {
       this.#writer?.close(new BrokerUnavailableError('The JetStream broker did not start.'));
-      await nc.close().catch(() => {});
-      if (
-        error instanceof StreamConfigMismatchError ||
-        error instanceof NatsStartError ||
-        error instanceof BrokerUnavailableError
-      ) {
-        throw error;
-      }
-      throw new NatsStartError(
-        `Could not set up JetStream stream "${STREAM_SETTINGS.name}" within ${this.#options.startTimeoutMs} ms: ${messageOf(error)}. ${JETSTREAM_HINT}`,
-        { cause: error },
-      );
+      throw error;
     }
     if (this.#closePromise !== undefined) return;
     connection.markStarted();
@@ -168,56 +164,24 @@ export class JetStreamBroker implements Broker {
     );
   }
 
-  /**
-   * Sets up the stream, the writer and the consumer, retrying (a NATS cluster
-   * may be electing a leader while this instance starts, or JetStream may not
-   * be enabled yet). A stream with other settings fails at once.
-   */
-  async #setUp(nc: NatsConnection, connection: Connection): Promise<void> {
-    for (;;) {
-      try {
-        this.#jsm ??= await reported(this.#report, 'create_jetstream', () =>
-          jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS }),
-        );
-        const jsm = this.#jsm;
-        this.#streamCreated ??= (await this.#ensureStream(jsm)).created;
-        this.#writer ??= new UpdateWriter({
-          nc,
-          jsm,
-          publishTimeoutMs: this.#options.publishTimeoutMs ?? 1_500,
-          clock: this.#clock,
-          report: this.#report,
-          assertReady: () => this.#assertReady(),
-          known: (environment) => this.#store.get(environment),
-          accept: (...update) => this.#follower.accept(...update),
-        });
-        await this.#follower.follow(nc, this.#clock() + BACKLOG_WAIT_MS);
-        connection.retry.succeeded('JetStream stream and consumer set up');
-        return;
-      } catch (error) {
-        if (error instanceof StreamConfigMismatchError) throw error;
-        const again = await connection.retry.wait(
-          error,
-          `JetStream setup failed; retrying. ${JETSTREAM_HINT}`,
-        );
-        if (!again) {
-          throw this.#closePromise !== undefined
-            ? new BrokerUnavailableError('The JetStream broker is closed.')
-            : error;
-        }
-      }
-    }
-  }
-
-  #ensureStream(jsm: JetStreamManager) {
-    return ensureStream(jsm, {
-      deployment: {
-        storage: this.#options.storage ?? STREAM_SETTINGS.storage,
-        replicas: this.#options.replicas ?? STREAM_SETTINGS.replicas,
-      },
-      logger: this.#logger,
+  /** One attempt to set up the stream, the writer and the consumer ({@link Connection.setUp} retries). */
+  async #setUp(nc: NatsConnection): Promise<void> {
+    this.#jsm ??= await reported(this.#report, 'create_jetstream', () =>
+      jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS }),
+    );
+    const jsm = this.#jsm;
+    await this.#stream.ensure(jsm);
+    this.#writer ??= new UpdateWriter({
+      nc,
+      jsm,
+      publishTimeoutMs: this.#options.publishTimeoutMs ?? 1_500,
+      clock: this.#clock,
       report: this.#report,
+      assertReady: () => this.#assertReady(),
+      known: (environment) => this.#store.get(environment),
+      accept: (...update) => this.#follower.accept(...update),
     });
+    await this.#follower.follow(nc, this.#clock() + BACKLOG_WAIT_MS);
   }
 
   #markUnavailable(): void {
@@ -245,21 +209,7 @@ export class JetStreamBroker implements Broker {
   #afterReconnect(): void {
     const jsm = this.#jsm;
     if (jsm === undefined) return;
-    this.#ensureStream(jsm)
-      .then((info) => {
-        if (info.created !== this.#streamCreated) {
-          this.#logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was recreated');
-        }
-        this.#streamCreated = info.created;
-      })
-      .catch((error) => {
-        this.#report('create_jetstream', error);
-        this.#logger.error(
-          { err: messageOf(error) },
-          'Could not verify the stream after reconnecting',
-        );
-      })
-      .finally(() => this.#follower.refollow('reconnected'));
+    void this.#stream.verify(jsm).finally(() => this.#follower.refollow('reconnected'));
   }
 
   #assertReady(): void {

@@ -1,9 +1,15 @@
+import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../broker/broker.js';
 import type { Clock } from '../clock.js';
 import type { BrokerLogger } from '../logger.js';
-import { messageOf, NatsStartError, type ReportError } from './errors.js';
+import {
+  messageOf,
+  NatsStartError,
+  type ReportError,
+  StreamConfigMismatchError,
+} from './errors.js';
 import { type JetStreamBrokerOptions, redactServerUrl, toConnectionOptions } from './options.js';
 import { StartRetry } from './start-retry.js';
 
@@ -21,6 +27,8 @@ const START_RETRY_MIN_MS = 100;
 const START_RETRY_MAX_MS = 1_000;
 /** While NATS stays unreachable at start, one log line per this interval, not one per attempt. */
 const START_LOG_INTERVAL_MS = 30_000;
+/** Said whenever setting up the stream fails: the usual cause. */
+const JETSTREAM_HINT = 'Check that the NATS server runs with JetStream enabled.';
 /** How long close() lets the connection drain before closing it hard. */
 const DRAIN_TIMEOUT_MS = 2_000;
 
@@ -101,6 +109,48 @@ export class Connection {
           { cause: error },
         );
       }
+    }
+  }
+
+  /**
+   * Runs the setup `attempt` until it succeeds, pacing attempts with
+   * {@link Connection.retry} (a NATS cluster may be electing a leader while
+   * this instance starts, or JetStream may not be enabled yet). A stream with
+   * other settings fails at once. On failure the connection is closed and the
+   * error is a {@link StreamConfigMismatchError}, a {@link NatsStartError}, or
+   * a {@link BrokerUnavailableError} when closed meanwhile.
+   */
+  async setUp(attempt: () => Promise<void>): Promise<void> {
+    try {
+      for (;;) {
+        try {
+          await attempt();
+          this.retry.succeeded('JetStream stream and consumer set up');
+          return;
+        } catch (error) {
+          if (error instanceof StreamConfigMismatchError) throw error;
+          if (
+            !(await this.retry.wait(error, `JetStream setup failed; retrying. ${JETSTREAM_HINT}`))
+          ) {
+            throw this.#closing
+              ? new BrokerUnavailableError('The JetStream broker is closed.')
+              : error;
+          }
+        }
+      }
+    } catch (error) {
+      await this.#nc?.close().catch(() => {});
+      if (
+        error instanceof StreamConfigMismatchError ||
+        error instanceof NatsStartError ||
+        error instanceof BrokerUnavailableError
+      ) {
+        throw error;
+      }
+      throw new NatsStartError(
+        `Could not set up JetStream stream "${STREAM_SETTINGS.name}" within ${this.#options.startTimeoutMs} ms: ${messageOf(error)}. ${JETSTREAM_HINT}`,
+        { cause: error },
+      );
     }
   }
 

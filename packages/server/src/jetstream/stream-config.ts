@@ -12,6 +12,7 @@ import {
 import { nanos } from '@nats-io/nats-core';
 import type { BrokerLogger } from '../logger.js';
 import {
+  messageOf,
   type ReportError,
   reported,
   StreamConfigMismatchError,
@@ -19,9 +20,6 @@ import {
 } from './errors.js';
 
 export { describeDifferences, type StreamSettingDifference } from './errors.js';
-
-/** Said whenever setting up the stream fails: the usual cause. */
-export const JETSTREAM_HINT = 'Check that the NATS server runs with JetStream enabled.';
 
 /** The configurable parts of the stream. */
 export interface StreamDeployment {
@@ -138,4 +136,44 @@ export async function ensureStream(
   const differences = diffStreamConfig(expected, info.config);
   if (differences.length > 0) throw new StreamConfigMismatchError(expected.name, differences);
   return info;
+}
+
+/**
+ * The updates stream as this broker sees it: created or verified at start,
+ * verified again after every reconnect (a memory-storage stream is lost when
+ * its server restarts; it is created again here or by another instance).
+ */
+export class StreamSetup {
+  readonly #context: EnsureStreamContext;
+  /** Creation time of the stream being followed: a different one means it was recreated. */
+  #created: string | undefined;
+
+  constructor(context: EnsureStreamContext) {
+    this.#context = context;
+  }
+
+  /** Creates or verifies the stream, once per start; see {@link ensureStream}. */
+  async ensure(jsm: JetStreamManager): Promise<void> {
+    this.#created ??= (await ensureStream(jsm, this.#context)).created;
+  }
+
+  /**
+   * Verifies the stream again (creating it if it is gone) and logs a stream
+   * that was recreated. Never rejects: a failure is reported and logged.
+   */
+  async verify(jsm: JetStreamManager): Promise<void> {
+    try {
+      const info = await ensureStream(jsm, this.#context);
+      if (info.created !== this.#created) {
+        this.#context.logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was recreated');
+      }
+      this.#created = info.created;
+    } catch (error) {
+      this.#context.report('create_jetstream', error);
+      this.#context.logger.error(
+        { err: messageOf(error) },
+        'Could not verify the stream after reconnecting',
+      );
+    }
+  }
 }
