@@ -200,6 +200,37 @@ describe('JetStreamBroker', () => {
     }
   });
 
+  it('counts updates replaced in the stream before it read them as coalesced, never its own writes', async () => {
+    const proxy = await TcpProxy.start(nats.port);
+    try {
+      const a = await startJetStreamBroker([proxy.url], brokers, {
+        storage: 'file',
+        reconnectTimeWaitMs: 200,
+      });
+      const seen = recordUpdates(a);
+      const env = newEnvironment();
+      // Its own writes, each replacing the last, are fanned out on their acks.
+      for (let i = 1; i <= 20; i++) expect(await a.publish(env, i)).toBe('published');
+      // The consumer reads in stream order: once it has a later message, it has read them all.
+      const marker = newEnvironment();
+      await rawPublish(nats.url, subjectFor(marker), encodeUpdateMessage(1));
+      await waitFor(() => a.latest(marker) === 1, 'the consumer reads past the writes');
+      expect(a.coalescedUpdates).toBe(0);
+      proxy.down();
+      await waitFor(() => a.state === 'unavailable', 'A notices the cut');
+      // Another publisher writes 21, and 22 replaces it (one message per subject).
+      await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(21));
+      await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(22));
+      proxy.up();
+      await waitFor(() => a.latest(env) === 22, 'A follows again after reconnecting', 10_000);
+      // The new consumer resumed past 21, which A never delivered: skipped by design, and counted.
+      expect(timestampsOf(seen, env)).toEqual([...Array.from({ length: 20 }, (_, i) => i + 1), 22]);
+      expect(a.coalescedUpdates).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('notices a NATS server that stops answering (pings) and recovers when it resumes', async () => {
     const a = await start({ pingIntervalMs: 300, maxPingOut: 2, publishTimeoutMs: 8_000 });
     const seen = recordUpdates(a);

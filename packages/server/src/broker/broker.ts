@@ -93,6 +93,12 @@ export interface Broker {
    * function. Optional: a broker that always knows `storedAt` needs none.
    */
   onStored?(listener: StoredListener): () => void;
+  /**
+   * Updates never fanned out here because a newer one of the same environment
+   * replaced them first (a monotonic count, for metrics). Only a broker that
+   * can skip has it (JetStream: see `JetStreamBroker.coalescedUpdates`).
+   */
+  readonly coalescedUpdates?: number;
   /** Stops following, drains and closes connections. Idempotent. */
   close(): Promise<void>;
 }

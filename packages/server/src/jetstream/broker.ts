@@ -97,6 +97,17 @@ export class JetStreamBroker implements Broker {
     return this.#events.onStored(listener);
   }
 
+  /**
+   * Updates this instance never fanned out because a newer one of the same
+   * environment replaced them in the stream before its consumer read them
+   * (while it lagged, was replaced, or NATS was out of reach). Skipping is by
+   * design (clients need only the newest timestamp); this makes it visible.
+   * Monotonic, for `flagsmith_sse_updates_coalesced_total`.
+   */
+  get coalescedUpdates(): number {
+    return this.#follower.coalesced;
+  }
+
   /** The latest timestamp of an environment stored within the last hour, from memory. */
   latest(environment: string): number | undefined {
     return this.#store.latest(environment);
@@ -156,7 +167,7 @@ export class JetStreamBroker implements Broker {
     }
     if (this.#closePromise !== undefined) return;
     connection.markStarted();
-    this.#follower.startWatchdog();
+    this.#follower.start();
     if (!nc.isClosed()) this.#events.setState('ready');
     this.#logger.info(
       { broker: this.kind, stream: STREAM_SETTINGS.name, server: nc.getServer() },
@@ -209,7 +220,12 @@ export class JetStreamBroker implements Broker {
   #afterReconnect(): void {
     const jsm = this.#jsm;
     if (jsm === undefined) return;
-    void this.#stream.verify(jsm).finally(() => this.#follower.refollow('reconnected'));
+    void this.#stream
+      .verify(jsm)
+      .then((recreated) => {
+        if (recreated) this.#follower.streamRecreated();
+      })
+      .finally(() => this.#follower.refollow('reconnected'));
   }
 
   #assertReady(): void {

@@ -70,6 +70,13 @@ export class StreamFollower {
   /** Clock time of the consumer's last sign of life (message, heartbeat, pull timeout). */
   #consumerActiveAt = 0;
   #closed = false;
+  /** Highest stream sequence read (0: none yet, or the stream was recreated). */
+  #readSequence = 0;
+  /** Sequences this instance wrote and has not read back yet: fanned out on their ack. */
+  readonly #ownSequences = new Set<number>();
+  /** Whether skipped sequences are counted: from the end of the start on (before is history). */
+  #counting = false;
+  #coalesced = 0;
 
   constructor(options: StreamFollowerOptions) {
     this.#options = options;
@@ -161,12 +168,26 @@ export class StreamFollower {
   }
 
   /**
-   * Checks that the consumer shows signs of life (a message, a heartbeat or a
-   * pull timeout) while connected; a silent one is replaced. This covers a
-   * consumer lost with its NATS node while our connection stays up. The timer
-   * is real; the silence is measured on the clock.
+   * Updates never fanned out because a newer write replaced them in the
+   * stream (one message per subject) before the consumer read them: while it
+   * lagged, was being replaced, or NATS was out of reach. Counted from the
+   * stream sequences the consumer passed without reading, since
+   * {@link StreamFollower.start}; this instance's own writes (fanned out on
+   * their ack) are not counted. Monotonic.
    */
-  startWatchdog(): void {
+  get coalesced(): number {
+    return this.#coalesced;
+  }
+
+  /**
+   * The broker is ready: counts coalesced updates from here, and starts the
+   * watchdog. It checks that the consumer shows signs of life (a message, a
+   * heartbeat or a pull timeout) while connected; a silent one is replaced.
+   * This covers a consumer lost with its NATS node while our connection stays
+   * up. The timer is real; the silence is measured on the clock.
+   */
+  start(): void {
+    this.#counting = true;
     this.#watchdog = setInterval(() => {
       const silentFor = this.#options.clock() - this.#consumerActiveAt;
       if (this.#options.isReady() && !this.#refollowing && silentFor > CONSUMER_STALL_MS) {
@@ -197,6 +218,7 @@ export class StreamFollower {
         this.#unstamped.delete(environment);
         events.emitUpdate({ environment, updatedAt, storedAt });
       } else {
+        this.#noteOwnWrite(sequence);
         this.#unstamped.set(environment, updatedAt);
         events.emitUpdate({ environment, updatedAt, storedAt: undefined });
       }
@@ -204,6 +226,12 @@ export class StreamFollower {
       this.#unstamped.delete(environment);
       events.emitStored(environment, updatedAt, storedAt);
     }
+  }
+
+  /** The stream was recreated: its sequences start again at 1. */
+  streamRecreated(): void {
+    this.#readSequence = 0;
+    this.#ownSequences.clear();
   }
 
   /** Stops replacing the consumer and its timers (the broker is closing). */
@@ -259,6 +287,7 @@ export class StreamFollower {
   #onMessage(msg: JsMsg): void {
     const { store, report } = this.#options;
     try {
+      this.#countSkipped(msg.seq);
       const environment = environmentOfSubject(msg.subject);
       if (environment === undefined || !validateEnvironmentKey(environment).ok) {
         this.#logger.warn(
@@ -318,6 +347,7 @@ export class StreamFollower {
     this.#options.restore(environment, latest.updatedAt, overSequence).then(
       (ack) => {
         if (ack !== undefined && !ack.duplicate) {
+          this.#noteOwnWrite(ack.seq);
           this.#options.store.noteSequence(environment, ack.seq);
         }
       },
@@ -329,6 +359,31 @@ export class StreamFollower {
         });
       },
     );
+  }
+
+  /**
+   * Counts the sequences between the highest read and `sequence` that are not
+   * this instance's own writes: messages replaced before they were read. A
+   * replacement consumer first reads the latest of every subject again (at or
+   * below the highest read): nothing to count there.
+   */
+  #countSkipped(sequence: number): void {
+    const last = this.#readSequence;
+    if (sequence <= last) return;
+    this.#readSequence = sequence;
+    let skipped = sequence - last - 1;
+    for (const own of this.#ownSequences) {
+      if (own > sequence) continue;
+      this.#ownSequences.delete(own);
+      if (own > last && own < sequence) skipped--;
+    }
+    if (this.#counting && skipped > 0) this.#coalesced += skipped;
+  }
+
+  /** A write of this instance at `sequence`: already fanned out, never counted as skipped. */
+  #noteOwnWrite(sequence: number): void {
+    // The consumer may have read it before the ack arrived.
+    if (sequence > this.#readSequence) this.#ownSequences.add(sequence);
   }
 
   #warnOnce(key: string, message: string, fields: Record<string, unknown>): void {

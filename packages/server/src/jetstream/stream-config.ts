@@ -158,22 +158,26 @@ export class StreamSetup {
   }
 
   /**
-   * Verifies the stream again (creating it if it is gone) and logs a stream
-   * that was recreated. Never rejects: a failure is reported and logged.
+   * Verifies the stream again (creating it if it is gone); resolves whether
+   * it was recreated, which is logged. Never rejects: a failure is reported
+   * and logged, and resolves `false`.
    */
-  async verify(jsm: JetStreamManager): Promise<void> {
+  async verify(jsm: JetStreamManager): Promise<boolean> {
     try {
       const info = await ensureStream(jsm, this.#context);
-      if (info.created !== this.#created) {
+      const recreated = info.created !== this.#created;
+      if (recreated) {
         this.#context.logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was recreated');
       }
       this.#created = info.created;
+      return recreated;
     } catch (error) {
       this.#context.report('create_jetstream', error);
       this.#context.logger.error(
         { err: messageOf(error) },
         'Could not verify the stream after reconnecting',
       );
+      return false;
     }
   }
 }
