@@ -189,13 +189,31 @@ export class StreamFollower {
   start(): void {
     this.#counting = true;
     this.#watchdog = setInterval(() => {
-      const silentFor = this.#options.clock() - this.#consumerActiveAt;
-      if (this.#options.isReady() && !this.#refollowing && silentFor > CONSUMER_STALL_MS) {
+      if (this.#stalledFor() === undefined) return;
+      // Timers run before the event loop reads its sockets: after the loop was
+      // blocked (a connect storm, a long GC pause) the consumer's messages and
+      // heartbeats may sit unread. Look again once they are read (setImmediate
+      // runs after the poll phase): replacing the consumer now would drop them,
+      // and the new one would resume past every message replaced meanwhile.
+      setImmediate(() => {
+        const silentFor = this.#stalledFor();
+        if (silentFor === undefined) return;
         this.#options.report('pull', new Error(`no consumer activity for ${silentFor} ms`));
         this.refollow(`no consumer activity for ${silentFor} ms`);
-      }
+      });
     }, CONSUMER_HEARTBEAT_MS / 2);
     this.#watchdog.unref();
+  }
+
+  /** How long the consumer has been silent, if that is long enough to replace it. */
+  #stalledFor(): number | undefined {
+    const silentFor = this.#options.clock() - this.#consumerActiveAt;
+    const stalled =
+      !this.#closed &&
+      this.#options.isReady() &&
+      !this.#refollowing &&
+      silentFor > CONSUMER_STALL_MS;
+    return stalled ? silentFor : undefined;
   }
 
   /**
