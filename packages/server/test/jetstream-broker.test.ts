@@ -231,6 +231,34 @@ describe('JetStreamBroker', () => {
     }
   });
 
+  it('does not count its own writes as coalesced when a new consumer resumes past them', async () => {
+    const proxy = await TcpProxy.start(nats.port);
+    try {
+      const a = await startJetStreamBroker([proxy.url], brokers, { storage: 'file' });
+      const seen = recordUpdates(a);
+      const env = newEnvironment();
+      // The consumer's deliveries come late; acknowledgements and status messages do not.
+      proxy.slowSubject = { prefix: 'flagsmith.environment.', ms: 2_000 };
+      expect(await a.publish(env, 1)).toBe('published');
+      expect(await a.publish(env, 2)).toBe('published');
+      // Deleting the consumer makes A follow again, before the first one delivered 1 and 2:
+      // the new one starts at the stream's latest, 2, past 1 (an own write, fanned out on its ack).
+      const nc = await connect({ servers: nats.url });
+      const jsm = await jetstreamManager(nc);
+      for await (const consumer of jsm.consumers.list(STREAM_SETTINGS.name)) {
+        await jsm.consumers.delete(STREAM_SETTINGS.name, consumer.name);
+      }
+      await nc.close();
+      const marker = newEnvironment();
+      await rawPublish(nats.url, subjectFor(marker), encodeUpdateMessage(1));
+      await waitFor(() => a.latest(marker) === 1, 'the new consumer reads past the writes', 10_000);
+      expect(timestampsOf(seen, env)).toEqual([1, 2]);
+      expect(a.coalescedUpdates).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('notices a NATS server that stops answering (pings) and recovers when it resumes', async () => {
     const a = await start({ pingIntervalMs: 300, maxPingOut: 2, publishTimeoutMs: 8_000 });
     const seen = recordUpdates(a);

@@ -389,11 +389,22 @@ export class StreamFollower {
     const last = this.#readSequence;
     if (sequence <= last) return;
     this.#readSequence = sequence;
+    // Every own sequence held is above the highest read: those up to `sequence` go now.
+    const own = this.#ownSequences;
+    own.delete(sequence);
     let skipped = sequence - last - 1;
-    for (const own of this.#ownSequences) {
-      if (own > sequence) continue;
-      this.#ownSequences.delete(own);
-      if (own > last && own < sequence) skipped--;
+    if (skipped > 0 && own.size > 0) {
+      // Own writes among the skipped were fanned out on their ack. Walk the shorter side.
+      if (skipped <= own.size) {
+        for (let passed = last + 1; passed < sequence; passed++) if (own.delete(passed)) skipped--;
+      } else {
+        for (const passed of own) {
+          if (passed < sequence) {
+            own.delete(passed);
+            skipped--;
+          }
+        }
+      }
     }
     if (this.#counting && skipped > 0) this.#coalesced += skipped;
   }
