@@ -104,6 +104,12 @@ export interface Broker {
    * function. Optional: a broker with nothing that can fail needs none.
    */
   onError?(listener: BrokerErrorListener): () => void;
+  /**
+   * Updates never fanned out here because a newer one of the same environment
+   * replaced them first (a monotonic count, for metrics). Only a broker that
+   * can skip has it (JetStream: see `JetStreamBroker.coalescedUpdates`).
+   */
+  readonly coalescedUpdates?: number;
   /** Stops following, drains and closes connections. Idempotent. */
   close(): Promise<void>;
 }
