@@ -87,26 +87,13 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
 function createBroker(config: AppConfig, app: FastifyInstance): Broker {
   const logger = app.log.child({ component: 'broker' });
   if (config.nats === undefined) return new EmbeddedBroker({ logger });
-  // JetStreamBroker reports failed operations through its onError option; this
-  // gives it Broker.onError, which the plugin subscribes to (for
-  // flagsmith_sse_nats_errors_total), until the adapter implements it itself.
-  const errorListeners = new Set<BrokerErrorListener>();
-  const broker = new JetStreamBroker({
+  return new JetStreamBroker({
     servers: config.nats.servers,
     ...(config.nats.credentials === undefined ? {} : { credentials: config.nats.credentials }),
     ...(config.nats.tls === undefined ? {} : { tls: config.nats.tls }),
     replicas: config.nats.replicas,
     storage: config.nats.storage,
     logger,
-    onError: (operation, error) => {
-      for (const listener of errorListeners) listener(operation, error);
-    },
-  });
-  return Object.assign(broker, {
-    onError(listener: BrokerErrorListener): () => void {
-      errorListeners.add(listener);
-      return () => errorListeners.delete(listener);
-    },
   });
 }
 

@@ -3,6 +3,7 @@ import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import {
   type Broker,
+  type BrokerErrorListener,
   type BrokerState,
   BrokerUnavailableError,
   type PublishOutcome,
@@ -95,6 +96,11 @@ export class JetStreamBroker implements Broker {
   /** Subscribes to the JetStream message time of updates this instance published. */
   onStored(listener: StoredListener): () => void {
     return this.#events.onStored(listener);
+  }
+
+  /** Subscribes to failed NATS operations (as well as the `onError` option). */
+  onError(listener: BrokerErrorListener): () => void {
+    return this.#events.onError(listener);
   }
 
   /**
@@ -236,8 +242,9 @@ export class JetStreamBroker implements Broker {
     }
   }
 
-  /** The `onError` option, which must not throw; if it does, that is logged. */
+  /** Tells `onError` listeners, then the `onError` option, which must not throw; if it does, that is logged. */
   readonly #report = (operation: NatsOperation, error: unknown): void => {
+    this.#events.emitError(operation, error);
     try {
       this.#options.onError?.(operation, error);
     } catch (hookError) {
