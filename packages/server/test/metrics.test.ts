@@ -75,6 +75,7 @@ describe('GET /metricsz', () => {
       flagsmith_sse_environments: 'gauge',
       flagsmith_sse_shed_total: 'counter',
       flagsmith_sse_stream_age_closes_total: 'counter',
+      flagsmith_sse_updates_coalesced_total: 'counter',
     };
     for (const [name, type] of Object.entries(types)) expect(m.type(name), name).toBe(type);
     expect(m.value('flagsmith_sse_subscribers')).toBe(0);
@@ -115,6 +116,7 @@ describe('GET /metricsz', () => {
     expect(m.value('flagsmith_sse_delivery_latency_seconds_bucket{le="0.001"}')).toBe(0);
     expect(m.value('flagsmith_sse_delivery_latency_seconds_bucket{le="+Inf"}')).toBe(0);
     expect(m.value('flagsmith_sse_stream_age_closes_total')).toBe(0);
+    expect(m.value('flagsmith_sse_updates_coalesced_total')).toBe(0);
     expect(m.value('flagsmith_sse_slow_subscribers_dropped_total')).toBe(0);
     for (const name of [
       'process_cpu_seconds_total',

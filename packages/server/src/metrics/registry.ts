@@ -145,6 +145,12 @@ export function createMetricsRegistry(hub: Hub, broker: Broker): Registry {
     'Streams the service ended because they reached MAX_STREAM_AGE.',
     () => c.streamAgeCloses,
   );
+  counter(
+    register,
+    'flagsmith_sse_updates_coalesced_total',
+    'Updates not fanned out here because a newer one of the same environment replaced them first.',
+    () => broker.coalescedUpdates ?? 0,
+  );
   return register;
 }
 
