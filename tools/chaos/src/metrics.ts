@@ -23,23 +23,37 @@ function sampleOf(text: string, name: string): number | undefined {
  * (`Connection: close`), so reading leaves no keep-alive socket (and descriptor) behind in the
  * service: for descriptor counts taken right after.
  */
-export function readMetricClosing(port: number, name: string): Promise<number | undefined> {
+export async function readMetricClosing(port: number, name: string): Promise<number | undefined> {
+  const text = await getClosing(port, '/metricsz');
+  return text === undefined ? undefined : sampleOf(text, name);
+}
+
+/** The body of `GET path` on a connection of its own (`Connection: close`), or undefined. */
+function getClosing(port: number, path: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const request = get(
-      { host: '127.0.0.1', port, path: '/metricsz', agent: false, timeout: 5_000 },
+      { host: '127.0.0.1', port, path, agent: false, timeout: 5_000 },
       (response) => {
         let text = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => {
           text += chunk;
         });
-        response.on('end', () => resolve(sampleOf(text, name)));
+        response.on('end', () => resolve(text));
         response.on('error', () => resolve(undefined));
       },
     );
     request.on('timeout', () => request.destroy());
     request.on('error', () => resolve(undefined));
   });
+}
+
+/** The service's Node.js version (`nodejs_version_info`), on a connection of its own. */
+export async function serviceNodeVersion(port: number): Promise<string | undefined> {
+  const text = await getClosing(port, '/metricsz');
+  return text === undefined
+    ? undefined
+    : /^nodejs_version_info\{version="([^"]+)"/m.exec(text)?.[1];
 }
 
 /** GETs `path` on a connection of its own (closed after); the status, or 0 if it failed. */

@@ -202,7 +202,7 @@ export function h2CaseOfKind(kind: H2CaseKind, rng: Random, streamKey: string): 
 export interface H2Connection {
   /** Resolves once the bytes were written (`true`), or the connection failed first (`false`). */
   opened: Promise<boolean>;
-  /** Resolves when the case finished (ended by us after its hold, or closed by the server). */
+  /** Resolves after the hold (a held case: when closed), or when the connection failed. */
   done: Promise<void>;
   /** Whether the TCP connection was established. */
   connected: () => boolean;
@@ -239,7 +239,9 @@ export function runH2Case(port: number, c: H2Case): H2Connection {
     socket.once('close', () => {
       if (!ended && isConnected) byServer = true;
       markOpened(false);
-      resolve();
+      // A timed case keeps its pace (the next connection after the hold, as an attacker's
+      // timer would) even when the server closed first; a held or failed one is done now.
+      if (c.holdMs === undefined || !isConnected) resolve();
     });
   });
   return {

@@ -7,7 +7,7 @@ import {
   spokenProtocol,
 } from '../fuzz/h2.js';
 import { Random } from '../fuzz/random.js';
-import { probeClosing, readMetricClosing } from '../metrics.js';
+import { probeClosing, readMetricClosing, serviceNodeVersion } from '../metrics.js';
 import { type Crash, openDescriptors, SseInstance } from '../sse-instance.js';
 import { waitFor } from '../wait.js';
 
@@ -29,6 +29,8 @@ export interface H2PhaseOptions {
   concurrency: number;
   /** `KEEPALIVE_INTERVAL` of the service, seconds: ghosts must leave within it. */
   keepAliveSeconds: number;
+  /** The kinds to run, in order. @defaultValue every one of {@link H2_CASE_KINDS} */
+  kinds?: readonly H2CaseKind[];
   /** Seed of the cases' details. */
   seed: number;
   /** Environment key of the stream paths. */
@@ -65,6 +67,8 @@ export interface H2PhaseResult {
   h2c: string;
   /** What the cleartext port answered to an h2 preface: `h2` (h2c on) or `http/1.1` (off). */
   spoken: string;
+  /** The service's Node.js version (from `/metricsz`). */
+  node: string;
   rows: H2KindRow[];
 }
 
@@ -119,10 +123,11 @@ export async function runH2Phase(options: H2PhaseOptions): Promise<H2PhaseResult
   try {
     await ensureServing(instance, processes);
     const spoken = await spokenProtocol(instance.port);
+    const node = (await serviceNodeVersion(instance.port)) ?? 'unknown';
     options.log(
-      `h2 phase, SSE_WORKERS=${options.workers}, H2C=${options.h2c ?? 'default'}: the port speaks ${spoken} to an h2 preface`,
+      `h2 phase, Node ${node}, SSE_WORKERS=${options.workers}, H2C=${options.h2c ?? 'default'}: the port speaks ${spoken} to an h2 preface`,
     );
-    for (const kind of H2_CASE_KINDS) {
+    for (const kind of options.kinds ?? H2_CASE_KINDS) {
       const row = await runKind(instance, kind, rng, options, processes);
       rows.push(row);
       options.log(
@@ -132,7 +137,7 @@ export async function runH2Phase(options: H2PhaseOptions): Promise<H2PhaseResult
           `${Math.round(row.durationMs / 100) / 10} s`,
       );
     }
-    return { workers: options.workers, h2c: options.h2c ?? 'default', spoken, rows };
+    return { workers: options.workers, h2c: options.h2c ?? 'default', spoken, node, rows };
   } finally {
     await instance.stop();
   }

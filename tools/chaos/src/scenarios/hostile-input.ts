@@ -29,7 +29,7 @@ function h2PhaseSettings(context: ScenarioContext): {
   if (h2c !== undefined && h2c !== 'on' && h2c !== 'off') {
     throw new Error(`CHAOS_H2C must be on or off (unset: the runtime's default), got "${h2c}"`);
   }
-  const perKind = Number(process.env.CHAOS_H2_PER_KIND ?? sized(context, 5, 300));
+  const perKind = Number(process.env.CHAOS_H2_PER_KIND ?? sized(context, 5, 1_000));
   const workers = (process.env.CHAOS_H2_WORKERS ?? '1,2').split(',').map(Number);
   if (!Number.isSafeInteger(perKind) || perKind < 0) {
     throw new Error(`CHAOS_H2_PER_KIND must be a whole number, got "${perKind}"`);
@@ -293,7 +293,7 @@ export const hostileInput: Scenario = {
 /** Records the h2 phase's figures and fails on any crash or leak; returns its crashes. */
 function checkH2Phase(b: ResultBuilder, phase: H2PhaseResult): number {
   const w = `${phase.workers}w`;
-  b.figure(`h2Phase${w}Spoken`, `${phase.spoken} (H2C=${phase.h2c})`);
+  b.figure(`h2Phase${w}Spoken`, `${phase.spoken} (Node ${phase.node}, H2C=${phase.h2c})`);
   b.figure(
     `h2Phase${w}ByKind`,
     JSON.stringify(
