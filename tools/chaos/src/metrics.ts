@@ -1,4 +1,5 @@
-import { get } from 'node:http';
+import { get, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
 
 /** Reads one sample from the service's Prometheus text (`/metricsz`), or undefined. */
 export async function readMetric(baseUrl: string, name: string): Promise<number | undefined> {
@@ -21,53 +22,62 @@ function sampleOf(text: string, name: string): number | undefined {
 /**
  * Like {@link readMetric}, on a connection of its own that closes after the answer
  * (`Connection: close`), so reading leaves no keep-alive socket (and descriptor) behind in the
- * service: for descriptor counts taken right after.
+ * service: for descriptor counts taken right after. `secure` speaks HTTPS.
  */
-export async function readMetricClosing(port: number, name: string): Promise<number | undefined> {
-  const text = await getClosing(port, '/metricsz');
-  return text === undefined ? undefined : sampleOf(text, name);
-}
-
-/** The body of `GET path` on a connection of its own (`Connection: close`), or undefined. */
-function getClosing(port: number, path: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const request = get(
-      { host: '127.0.0.1', port, path, agent: false, timeout: 5_000 },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8');
-        response.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        response.on('end', () => resolve(text));
-        response.on('error', () => resolve(undefined));
-      },
-    );
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(undefined));
-  });
+export async function readMetricClosing(
+  port: number,
+  name: string,
+  secure = false,
+): Promise<number | undefined> {
+  const { status, body } = await getClosing(port, '/metricsz', secure);
+  return status === 200 ? sampleOf(body, name) : undefined;
 }
 
 /** The service's Node.js version (`nodejs_version_info`), on a connection of its own. */
-export async function serviceNodeVersion(port: number): Promise<string | undefined> {
-  const text = await getClosing(port, '/metricsz');
-  return text === undefined
-    ? undefined
-    : /^nodejs_version_info\{version="([^"]+)"/m.exec(text)?.[1];
+export async function serviceNodeVersion(
+  port: number,
+  secure = false,
+): Promise<string | undefined> {
+  const { body } = await getClosing(port, '/metricsz', secure);
+  return /^nodejs_version_info\{version="([^"]+)"/m.exec(body)?.[1];
 }
 
 /** GETs `path` on a connection of its own (closed after); the status, or 0 if it failed. */
-export function probeClosing(port: number, path: string, timeoutMs = 5_000): Promise<number> {
+export async function probeClosing(
+  port: number,
+  path: string,
+  secure = false,
+  timeoutMs = 5_000,
+): Promise<number> {
+  return (await getClosing(port, path, secure, timeoutMs)).status;
+}
+
+/**
+ * `GET path` over HTTP/1.1 on a connection of its own (`Connection: close`); status 0 if it
+ * failed. `secure` speaks HTTPS, accepting any certificate (the peer is the service under test).
+ */
+function getClosing(
+  port: number,
+  path: string,
+  secure: boolean,
+  timeoutMs = 5_000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const request = get(
-      { host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-        response.on('error', () => resolve(0));
-      },
-    );
+    const failed = { status: 0, body: '' };
+    const options = { host: '127.0.0.1', port, path, agent: false, timeout: timeoutMs };
+    const onResponse = (response: IncomingMessage): void => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', () => resolve(failed));
+    };
+    const request = secure
+      ? httpsGet({ ...options, rejectUnauthorized: false }, onResponse)
+      : get(options, onResponse);
     request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(0));
+    request.on('error', () => resolve(failed));
   });
 }

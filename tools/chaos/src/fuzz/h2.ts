@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Random } from './random.js';
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4). */
@@ -212,8 +213,32 @@ export interface H2Connection {
   destroy: () => void;
 }
 
-/** Runs one {@link H2Case} against 127.0.0.1:`port`. */
-export function runH2Case(port: number, c: H2Case): H2Connection {
+/**
+ * A connection to 127.0.0.1:`port`: plain TCP (h2c), or with `secure` TLS offering only ALPN
+ * `h2` (any certificate accepted: the peer is the service under test).
+ */
+function open(port: number, secure: boolean): { socket: Socket; connectEvent: string } {
+  if (!secure) return { socket: connect({ host: '127.0.0.1', port }), connectEvent: 'connect' };
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port,
+    ALPNProtocols: ['h2'],
+    rejectUnauthorized: false,
+  });
+  return { socket, connectEvent: 'secureConnect' };
+}
+
+/** A TCP reset where the socket allows it (a TLS socket may not), else a plain close. */
+function reset(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+/** Runs one {@link H2Case} against 127.0.0.1:`port` (over TLS with `secure`). */
+export function runH2Case(port: number, c: H2Case, secure = false): H2Connection {
   let byServer = false;
   let ended = false;
   let isConnected = false;
@@ -221,15 +246,15 @@ export function runH2Case(port: number, c: H2Case): H2Connection {
   const opened = new Promise<boolean>((resolve) => {
     markOpened = resolve;
   });
-  const socket: Socket = connect({ host: '127.0.0.1', port });
+  const { socket, connectEvent } = open(port, secure);
   const done = new Promise<void>((resolve) => {
-    socket.once('connect', () => {
+    socket.once(connectEvent, () => {
       isConnected = true;
       socket.write(c.bytes, () => markOpened(true));
       if (c.holdMs === undefined) return;
       setTimeout(() => {
         ended = true;
-        if (c.reset && !socket.destroyed) socket.resetAndDestroy();
+        if (c.reset && !socket.destroyed) reset(socket);
         else socket.destroy();
         resolve();
       }, c.holdMs);
@@ -257,23 +282,25 @@ export function runH2Case(port: number, c: H2Case): H2Connection {
 }
 
 /**
- * What the cleartext port speaks to an h2 client: `h2` if it answers the preface with a
- * SETTINGS frame (h2c on), `http/1.1` if with an HTTP/1.1 status line (h2c off), else `none`.
+ * What the port speaks to an h2 client (over TLS with `secure`, offering ALPN `h2`): `h2` if
+ * it answers the preface with a SETTINGS frame (h2c on), `http/1.1` if with an HTTP/1.1
+ * status line (h2c off), else `none`.
  */
 export function spokenProtocol(
   port: number,
+  secure = false,
   timeoutMs = 5_000,
 ): Promise<'h2' | 'http/1.1' | 'none'> {
   return new Promise((resolve) => {
     let seen: Buffer = Buffer.alloc(0);
-    const socket = connect({ host: '127.0.0.1', port });
+    const { socket, connectEvent } = open(port, secure);
     const finish = (answer: 'h2' | 'http/1.1' | 'none'): void => {
       clearTimeout(timer);
       socket.destroy();
       resolve(answer);
     };
     const timer = setTimeout(() => finish('none'), timeoutMs);
-    socket.once('connect', () =>
+    socket.once(connectEvent, () =>
       socket.write(Buffer.concat([H2_PREFACE, h2Frame(SETTINGS, 0, 0)])),
     );
     socket.on('data', (chunk: Buffer) => {

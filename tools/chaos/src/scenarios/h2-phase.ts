@@ -21,6 +21,11 @@ export interface H2PhaseOptions {
   token: string;
   /** `SSE_WORKERS`. */
   workers: number;
+  /**
+   * Serve HTTPS with this certificate and key (`TLS_CERT`/`TLS_KEY`): the connections then
+   * speak TLS with ALPN `h2`, the path `H2C` does not switch off.
+   */
+  tls?: { certFile: string; keyFile: string };
   /** `H2C` given to the service; `undefined` leaves the runtime's default. */
   h2c: 'on' | 'off' | undefined;
   /** Connections of each kind. */
@@ -63,6 +68,8 @@ export interface H2KindRow {
 /** What {@link runH2Phase} found. */
 export interface H2PhaseResult {
   workers: number;
+  /** `h2c` (cleartext port) or `tls` (HTTPS, ALPN `h2`). */
+  transport: 'h2c' | 'tls';
   /** `H2C` as given (`default`: not set). */
   h2c: string;
   /** What the cleartext port answered to an h2 preface: `h2` (h2c on) or `http/1.1` (off). */
@@ -78,9 +85,9 @@ interface Snapshot {
   subscribers: number | undefined;
 }
 
-async function snapshot(instance: SseInstance): Promise<Snapshot> {
+async function snapshot(instance: SseInstance, secure: boolean): Promise<Snapshot> {
   // The gauge first: its own connection closes before the descriptors are counted.
-  const subscribers = await readMetricClosing(instance.port, SUBSCRIBERS_METRIC);
+  const subscribers = await readMetricClosing(instance.port, SUBSCRIBERS_METRIC, secure);
   const fds = new Map<number, number>();
   for (const pid of instance.pids()) {
     const count = openDescriptors(pid);
@@ -107,28 +114,31 @@ function describeCrash(crash: Crash): string {
  * instance is restarted for the next one, so a crashing runtime ends in bounded time.
  */
 export async function runH2Phase(options: H2PhaseOptions): Promise<H2PhaseResult> {
+  const secure = options.tls !== undefined;
+  const transport = secure ? 'tls' : 'h2c';
   const instance = new SseInstance({
-    name: `h2-${options.workers}w`,
+    name: `h2-${options.workers}w${secure ? '-tls' : ''}`,
     token: options.token,
     ...(options.natsUrls ? { natsUrls: options.natsUrls } : {}),
     env: {
       SSE_WORKERS: String(options.workers),
       KEEPALIVE_INTERVAL: String(options.keepAliveSeconds),
       ...(options.h2c ? { H2C: options.h2c } : {}),
+      ...(options.tls ? { TLS_CERT: options.tls.certFile, TLS_KEY: options.tls.keyFile } : {}),
     },
   });
   const rng = new Random(options.seed);
   const rows: H2KindRow[] = [];
   const processes = options.workers > 1 ? options.workers + 1 : 1;
   try {
-    await ensureServing(instance, processes);
-    const spoken = await spokenProtocol(instance.port);
-    const node = (await serviceNodeVersion(instance.port)) ?? 'unknown';
+    await ensureServing(instance, processes, secure);
+    const spoken = await spokenProtocol(instance.port, secure);
+    const node = (await serviceNodeVersion(instance.port, secure)) ?? 'unknown';
     options.log(
-      `h2 phase, Node ${node}, SSE_WORKERS=${options.workers}, H2C=${options.h2c ?? 'default'}: the port speaks ${spoken} to an h2 preface`,
+      `h2 phase (${transport}), Node ${node}, SSE_WORKERS=${options.workers}, H2C=${options.h2c ?? 'default'}: the port speaks ${spoken} to an h2 preface`,
     );
     for (const kind of options.kinds ?? H2_CASE_KINDS) {
-      const row = await runKind(instance, kind, rng, options, processes);
+      const row = await runKind(instance, kind, rng, options, processes, secure);
       rows.push(row);
       options.log(
         `h2 ${kind}: ${row.connections} connections (${row.closedByServer} closed by the service), ` +
@@ -137,14 +147,25 @@ export async function runH2Phase(options: H2PhaseOptions): Promise<H2PhaseResult
           `${Math.round(row.durationMs / 100) / 10} s`,
       );
     }
-    return { workers: options.workers, h2c: options.h2c ?? 'default', spoken, node, rows };
+    return {
+      workers: options.workers,
+      transport,
+      h2c: options.h2c ?? 'default',
+      spoken,
+      node,
+      rows,
+    };
   } finally {
     await instance.stop();
   }
 }
 
 /** Brings the instance back after a crash: restarted if it died, else its workers respawned. */
-async function ensureServing(instance: SseInstance, processes: number): Promise<void> {
+async function ensureServing(
+  instance: SseInstance,
+  processes: number,
+  secure: boolean,
+): Promise<void> {
   if (!instance.running) await instance.start();
   await waitFor(
     `${instance.name} to run ${processes} processes`,
@@ -154,7 +175,7 @@ async function ensureServing(instance: SseInstance, processes: number): Promise<
   // Not instance.waitReady(): fetch keeps its connection (a descriptor) open for seconds.
   await waitFor(
     `${instance.name} /readyz = 200`,
-    async () => (await probeClosing(instance.port, '/readyz')) === 200,
+    async () => (await probeClosing(instance.port, '/readyz', secure)) === 200,
     { timeoutMs: 30_000, intervalMs: 50, describe: () => instance.logs() },
   );
 }
@@ -165,10 +186,11 @@ async function runKind(
   rng: Random,
   options: H2PhaseOptions,
   processes: number,
+  secure: boolean,
 ): Promise<H2KindRow> {
   const started = Date.now();
-  await ensureServing(instance, processes);
-  const before = await snapshot(instance);
+  await ensureServing(instance, processes, secure);
+  const before = await snapshot(instance, secure);
   const crashesBefore = instance.crashes.length;
   const crashed = () => instance.crashes.length > crashesBefore || !allAlive(before);
   const all: H2Connection[] = [];
@@ -179,7 +201,7 @@ async function runKind(
       while (launched < options.perKind && !crashed()) {
         launched++;
         const c = h2CaseOfKind(kind, rng, options.streamKey);
-        const connection = runH2Case(instance.port, c);
+        const connection = runH2Case(instance.port, c, secure);
         all.push(connection);
         if (c.holdMs === undefined) {
           // Held until the kind ends; the next one starts once this one's frames are out.
@@ -194,7 +216,7 @@ async function runKind(
   let livez = true;
   if (held.length > 0 && !crashed()) {
     // A legitimate request is still served while the incomplete header blocks are held.
-    livez = (await probeClosing(instance.port, '/livez')) === 200;
+    livez = (await probeClosing(instance.port, '/livez', secure)) === 200;
   }
   const closedByServer = all.filter((c) => c.connected() && c.closedByServer()).length;
   for (const c of held) c.destroy();
@@ -207,7 +229,7 @@ async function runKind(
     'descriptors and subscribers back at their baseline',
     async () => {
       if (crashed()) return true;
-      after = await snapshot(instance);
+      after = await snapshot(instance, secure);
       return fdsOf(before, after) <= 0 && (after.subscribers ?? 0) <= (before.subscribers ?? 0);
     },
     { timeoutMs: options.keepAliveSeconds * 2_000, intervalMs: 250 },
@@ -221,7 +243,7 @@ async function runKind(
   }
   const crashes = instance.crashes.slice(crashesBefore);
   const died = crashes.length > 0 || !allAlive(before);
-  if (!died) livez = livez && (await probeClosing(instance.port, '/livez')) === 200;
+  if (!died) livez = livez && (await probeClosing(instance.port, '/livez', secure)) === 200;
   return {
     kind,
     connections: all.filter((c) => c.connected()).length,

@@ -9,6 +9,7 @@ import { ResultBuilder } from '../result.js';
 import { type Scenario, type ScenarioContext, sized } from '../scenario.js';
 import { Stack } from '../stack.js';
 import { percentile } from '../stats.js';
+import { makeCertificates } from '../tls.js';
 import { delay, waitFor } from '../wait.js';
 import { type H2PhaseResult, h2PhaseTable, runH2Phase } from './h2-phase.js';
 
@@ -24,20 +25,23 @@ function h2PhaseSettings(context: ScenarioContext): {
   h2c: 'on' | 'off' | undefined;
   perKind: number;
   workers: number[];
+  tls: boolean;
 } {
   const h2c = process.env.CHAOS_H2C || undefined;
   if (h2c !== undefined && h2c !== 'on' && h2c !== 'off') {
     throw new Error(`CHAOS_H2C must be on or off (unset: the runtime's default), got "${h2c}"`);
   }
   const perKind = Number(process.env.CHAOS_H2_PER_KIND ?? sized(context, 5, 1_000));
-  const workers = (process.env.CHAOS_H2_WORKERS ?? '1,2').split(',').map(Number);
+  const workersList = process.env.CHAOS_H2_WORKERS ?? '1,2';
+  const workers = workersList.trim() === '' ? [] : workersList.split(',').map(Number);
   if (!Number.isSafeInteger(perKind) || perKind < 0) {
     throw new Error(`CHAOS_H2_PER_KIND must be a whole number, got "${perKind}"`);
   }
   if (workers.some((w) => !Number.isSafeInteger(w) || w < 1)) {
     throw new Error(`CHAOS_H2_WORKERS must be a comma-separated list of worker counts`);
   }
-  return { h2c, perKind, workers };
+  const tls = (process.env.CHAOS_H2_TLS ?? 'on') !== 'off';
+  return { h2c, perKind, workers, tls };
 }
 
 /** `count` benign requests (health checks), 16 at a time. */
@@ -101,7 +105,7 @@ export const hostileInput: Scenario = {
     const h2 = h2PhaseSettings(context);
     const r = b.result;
     r.load = `1 NATS node, 1 instance (default SSE_WORKERS: one worker per CPU, 2); ${total.toLocaleString('en')} fuzz requests (seed ${context.seed}, ${concurrency} concurrent, one connection each, a 10 MB body every ${hugeEvery}) + ${slowCount} slowloris connections`;
-    r.load += `; then the h2 phase: ${h2.perKind} raw HTTP/2 connections per kind (${H2_CONCURRENCY} concurrent) against an instance of its own with SSE_WORKERS=${h2.workers.join(' and ')}, H2C=${h2.h2c ?? "the runtime's default"}, KEEPALIVE_INTERVAL=${H2_KEEPALIVE_SECONDS} s`;
+    r.load += `; then the h2 phase: ${h2.perKind} raw HTTP/2 connections per kind (${H2_CONCURRENCY} concurrent) against an instance of its own with SSE_WORKERS=${h2.workers.join(' and ')}, H2C=${h2.h2c ?? "the runtime's default"}, KEEPALIVE_INTERVAL=${H2_KEEPALIVE_SECONDS} s${h2.tls ? ', and the same over TLS (ALPN h2, SSE_WORKERS=1)' : ''}`;
     r.faults =
       'hostile paths, keys (wildcards, dots, unicode, 10 KB, percent tricks), methods, headers (huge, duplicated, missing), bodies (bad JSON, nesting, huge numbers, wrong types, 10 MB), tokens (missing, wrong scheme/length, near miss), slowloris; ' +
       'HTTP/2 frames: GOAWAY then HEADERS, DATA/HEADERS/WINDOW_UPDATE on stream 0, SETTINGS edge values, PING/RST_STREAM (rapid reset)/CONTINUATION/PRIORITY floods, frames after a connection error, HEADERS without END_HEADERS held open';
@@ -263,8 +267,14 @@ export const hostileInput: Scenario = {
       r.acknowledged = ok.status < 300 ? 1 : 0;
 
       // The h2 phase: hostile HTTP/2 connections by the hundred, kind by kind.
-      for (const workers of h2.perKind > 0 ? h2.workers : []) {
+      const phases = [
+        ...h2.workers.map((workers) => ({ workers, tls: false })),
+        ...(h2.tls ? [{ workers: 1, tls: true }] : []),
+      ];
+      for (const { workers, tls } of h2.perKind > 0 ? phases : []) {
+        const certs = tls ? makeCertificates() : undefined;
         const phase = await runH2Phase({
+          ...(certs ? { tls: { certFile: certs.certFile, keyFile: certs.keyFile } } : {}),
           natsUrls: stack.nodes.map((n) => n.url),
           token: stack.token,
           workers,
@@ -275,9 +285,11 @@ export const hostileInput: Scenario = {
           seed: context.seed + workers,
           streamKey: FUZZ_TARGET_KEY,
           log: context.log,
-        });
+        }).finally(() => certs?.remove());
         h2Crashes += checkH2Phase(b, phase);
-        context.log(`h2 phase, SSE_WORKERS=${workers}:\n${h2PhaseTable(phase)}`);
+        context.log(
+          `h2 phase (${phase.transport}), SSE_WORKERS=${workers}:\n${h2PhaseTable(phase)}`,
+        );
       }
     } finally {
       loris.stop();
@@ -292,7 +304,7 @@ export const hostileInput: Scenario = {
 
 /** Records the h2 phase's figures and fails on any crash or leak; returns its crashes. */
 function checkH2Phase(b: ResultBuilder, phase: H2PhaseResult): number {
-  const w = `${phase.workers}w`;
+  const w = `${phase.workers}w${phase.transport === 'tls' ? 'Tls' : ''}`;
   b.figure(`h2Phase${w}Spoken`, `${phase.spoken} (Node ${phase.node}, H2C=${phase.h2c})`);
   b.figure(
     `h2Phase${w}ByKind`,
@@ -314,7 +326,7 @@ function checkH2Phase(b: ResultBuilder, phase: H2PhaseResult): number {
   let crashes = 0;
   for (const row of phase.rows) {
     crashes += row.crashes;
-    const at = `h2 phase (SSE_WORKERS=${phase.workers}) ${row.kind}`;
+    const at = `h2 phase (${phase.transport}, SSE_WORKERS=${phase.workers}) ${row.kind}`;
     b.check(row.crashes === 0, `${at}: ${row.crashes} crashes (${row.crashDetails.join(', ')})`);
     b.check(row.leakedFds === 0, `${at}: ${row.leakedFds ?? 'unknown (crash)'} leaked descriptors`);
     b.check(
