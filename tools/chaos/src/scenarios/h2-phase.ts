@@ -96,6 +96,30 @@ async function snapshot(instance: SseInstance, secure: boolean): Promise<Snapsho
   return { fds, subscribers };
 }
 
+/**
+ * A snapshot once two in a row, 250 ms apart, agree (at most 5 s): a worker just respawned
+ * after a crash is still opening descriptors (its NATS connection, its listening socket) for
+ * a moment after `/readyz` answers, and a baseline taken then would count them as a leak.
+ */
+async function steadySnapshot(instance: SseInstance, secure: boolean): Promise<Snapshot> {
+  let last = await snapshot(instance, secure);
+  const same = (a: Snapshot, b: Snapshot): boolean =>
+    a.subscribers === b.subscribers &&
+    a.fds.size === b.fds.size &&
+    [...a.fds].every(([pid, count]) => b.fds.get(pid) === count);
+  await waitFor(
+    'steady descriptor counts',
+    async () => {
+      const next = await snapshot(instance, secure);
+      const steady = same(last, next);
+      last = next;
+      return steady;
+    },
+    { timeoutMs: 5_000, intervalMs: 250 },
+  ).catch(() => undefined);
+  return last;
+}
+
 /** Whether every PID of `before` is still a live process. */
 function allAlive(before: Snapshot): boolean {
   return [...before.fds.keys()].every((pid) => openDescriptors(pid) !== undefined);
@@ -190,7 +214,7 @@ async function runKind(
 ): Promise<H2KindRow> {
   const started = Date.now();
   await ensureServing(instance, processes, secure);
-  const before = await snapshot(instance, secure);
+  const before = await steadySnapshot(instance, secure);
   const crashesBefore = instance.crashes.length;
   const crashed = () => instance.crashes.length > crashesBefore || !allAlive(before);
   const all: H2Connection[] = [];
