@@ -125,8 +125,13 @@ function allAlive(before: Snapshot): boolean {
   return [...before.fds.keys()].every((pid) => openDescriptors(pid) !== undefined);
 }
 
+/** `name: signal SIGABRT`, with the allocator's or V8's last words when the log has them. */
 function describeCrash(crash: Crash): string {
-  return `${crash.name}: ${crash.signal ? `signal ${crash.signal}` : `code ${crash.code}`}`;
+  const how = crash.signal ? `signal ${crash.signal}` : `code ${crash.code}`;
+  const words = crash.tail
+    .split('\n')
+    .find((line) => /malloc|corrupted|double free|FATAL ERROR|Segmentation/i.test(line));
+  return `${crash.name}: ${how}${words ? ` (${words.trim().slice(0, 120)})` : ''}`;
 }
 
 /**
