@@ -77,7 +77,6 @@ async function main(): Promise<number> {
       SSE_WORKERS: '1',
       H2C: 'on',
       KEEPALIVE_INTERVAL: values.keepalive,
-      LOG_LEVEL: 'warn',
     },
   });
   const opened: ClientHttp2Session[] = [];
