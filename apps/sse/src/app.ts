@@ -1,12 +1,11 @@
 import cluster from 'node:cluster';
 import {
   type Broker,
+  type BrokerErrorListener,
   EmbeddedBroker,
-  fastifyLimitOptions,
+  fastifyOptions,
   flagsmithRealtime,
-  frameworkErrorHandler,
   JetStreamBroker,
-  ROUTER_OPTIONS,
 } from '@flagsmith-rt/server';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { AppConfig } from './config.js';
@@ -29,7 +28,7 @@ const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'headers.auth
  * Builds the service: a Fastify instance with the flagsmith-rt plugin and the
  * broker the configuration chooses (JetStream when `NATS_URL` is set, else
  * the embedded broker). Does not listen. `ready()` starts the broker (the
- * JetStream one in the background: await `app.realtimeHub.broker.start()`
+ * JetStream one in the background: await `app.realtimeBroker.start()`
  * for it to be ready) and `close()` drains streams, then closes the broker.
  */
 export function buildApp(config: AppConfig, options: BuildAppOptions = {}): FastifyInstance {
@@ -41,12 +40,9 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     // One line per request would be 19,000 lines per reconnect wave of a
     // full instance; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { ...ROUTER_OPTIONS },
-    frameworkErrors: frameworkErrorHandler,
-    // The plugin answers requests during shutdown itself (JSON, CORS, Retry-After).
-    return503OnClosing: false,
-    // Request head, body and time limits: 431, 400 and 408 in the JSON error shape.
-    ...fastifyLimitOptions(config.limits),
+    // What the plugin needs: its router options, pre-routing errors and shutdown answers
+    // in its JSON shape, and the request head, body and time limits (431, 400, 408).
+    ...fastifyOptions(config.limits),
     // HTTP/1.1 and HTTP/2 on one port: ALPN with TLS_CERT/TLS_KEY, else h2c by prior knowledge.
     serverFactory: serverFactoryFor({
       tls: config.tls,
@@ -66,7 +62,8 @@ export function buildApp(config: AppConfig, options: BuildAppOptions = {}): Fast
     maxStreamAgeMs: config.maxStreamAgeMs,
     refusalHoldMs: config.refusalHoldMs,
     refusalHoldMax: config.refusalHoldMax,
-    metrics: config.metricsEnabled && !workerMetrics,
+    // A worker builds its registry; clusterMetrics serves it with the other workers'.
+    metrics: workerMetrics ? 'registry' : config.metricsEnabled,
     ...(config.maxSubscribers === undefined ? {} : { maxSubscribers: config.maxSubscribers }),
   });
   if (workerMetrics) app.register(clusterMetrics);
@@ -97,10 +94,6 @@ function createBroker(config: AppConfig, app: FastifyInstance): Broker {
     replicas: config.nats.replicas,
     storage: config.nats.storage,
     logger,
-    // Counted in flagsmith_sse_nats_errors_total; the hub exists once the plugin registered.
-    onError: (operation) => {
-      if (app.hasDecorator('realtimeHub')) app.realtimeHub.recordNatsError(operation);
-    },
   });
 }
 

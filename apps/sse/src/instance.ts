@@ -143,7 +143,7 @@ export async function runInstance(
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const url = listeningUrl(config, port);
-  const broker = app.realtimeHub.broker;
+  const broker = app.realtimeBroker;
   if (broker.state !== 'ready') {
     app.log.info(
       { url, broker: broker.kind },

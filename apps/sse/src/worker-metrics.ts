@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { METRICSZ_PATH } from '@flagsmith-rt/protocol';
-import { createMetricsRegistry, metricsSnapshot } from '@flagsmith-rt/server';
+import { metricsSnapshot } from '@flagsmith-rt/server';
 import type { FastifyInstance } from 'fastify';
 import {
   isMetricsCollect,
@@ -17,10 +17,16 @@ const SCRAPE_TIMEOUT_MS = 5_000;
  * primary hands each connection to the next), yet must describe the whole
  * instance: the worker asks the primary, which collects every worker's
  * snapshot (this one's included) and answers with their combined exposition.
- * Register after the flagsmith-rt plugin, which must have `metrics: false`.
+ * Register after the flagsmith-rt plugin, which must have `metrics: 'registry'`
+ * (its registry, without its route).
  */
 export async function clusterMetrics(app: FastifyInstance): Promise<void> {
-  const register = createMetricsRegistry(app.realtimeHub);
+  const register = app.realtimeMetrics;
+  if (register === undefined) {
+    throw new Error(
+      "clusterMetrics needs the flagsmith-rt plugin registered with metrics: 'registry'.",
+    );
+  }
   const pending = new Map<string, (text: string | undefined) => void>();
 
   const onMessage = (message: unknown) => {

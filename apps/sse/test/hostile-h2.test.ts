@@ -1,13 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import {
   type ClientHttp2Session,
   connect as h2connect,
   type IncomingHttpHeaders,
 } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -24,6 +21,7 @@ import {
   sendAndReset,
 } from './helpers/h2-frames.js';
 import { mainRunner } from './helpers/process.js';
+import { type SelfSignedCert, selfSignedCert } from './helpers/self-signed.js';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
 // Regression tests of issue #11: hostile HTTP/2 frames and HTTP/1 edge cases found by a fuzz.
@@ -42,32 +40,11 @@ afterEach(async () => {
   await stopAll();
 });
 
-let certDir: string;
+let tls: SelfSignedCert;
 beforeAll(() => {
-  certDir = mkdtempSync(join(tmpdir(), 'sse-h2-tls-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-keyout',
-      join(certDir, 'key.pem'),
-      '-out',
-      join(certDir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  tls = selfSignedCert();
 });
-afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+afterAll(() => tls.remove());
 
 async function start(overrides: Partial<AppConfig>): Promise<number> {
   app = buildApp(testConfig(overrides), { logger: false });
@@ -79,8 +56,8 @@ async function start(overrides: Partial<AppConfig>): Promise<number> {
 
 function tlsConfig(): AppConfig['tls'] {
   const parsed = parseConfig({
-    TLS_CERT: join(certDir, 'cert.pem'),
-    TLS_KEY: join(certDir, 'key.pem'),
+    TLS_CERT: tls.cert,
+    TLS_KEY: tls.key,
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   return parsed.value.tls;

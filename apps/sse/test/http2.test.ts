@@ -1,13 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   type ClientHttp2Session,
   connect as h2connect,
   type IncomingHttpHeaders,
 } from 'node:http2';
 import { connect as netConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +12,7 @@ import { buildApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { listeningUrl } from '../src/instance.js';
 import { TOKEN, testConfig } from './helpers/config.js';
+import { type SelfSignedCert, selfSignedCert } from './helpers/self-signed.js';
 import { frame, SseClient, waitFor } from './helpers/sse-client.js';
 
 const ENV = 'n9fbf9h3v4fFgH3U3ngWhb';
@@ -28,41 +26,15 @@ afterEach(async () => {
   app = undefined;
 });
 
-let certDir: string;
+let certs: SelfSignedCert;
 beforeAll(() => {
-  certDir = mkdtempSync(join(tmpdir(), 'sse-tls-'));
-  // A throwaway self-signed P-256 certificate for localhost / 127.0.0.1.
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      join(certDir, 'key.pem'),
-      '-out',
-      join(certDir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  certs = selfSignedCert();
 });
-afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+afterAll(() => certs.remove());
 
 async function start(tls: boolean): Promise<{ port: number; app: FastifyInstance }> {
   const parsed = parseConfig(
-    tls
-      ? { TLS_CERT: join(certDir, 'cert.pem'), TLS_KEY: join(certDir, 'key.pem') }
-      : ({} as Record<string, string>),
+    tls ? { TLS_CERT: certs.cert, TLS_KEY: certs.key } : ({} as Record<string, string>),
   );
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   // No keep-alives during a test, so bodies can be compared exactly.
@@ -261,12 +233,12 @@ describe('HTTP/1.1 and HTTP/2 on one port', () => {
   });
 
   it('refuses a TLS_CERT without TLS_KEY, and a key that does not match, naming the variables', () => {
-    const alone = parseConfig({ TLS_CERT: join(certDir, 'cert.pem') });
+    const alone = parseConfig({ TLS_CERT: certs.cert });
     expect(alone.ok).toBe(false);
     if (!alone.ok) expect(alone.errors.map((e) => e.variable)).toEqual(['TLS_KEY']);
     const swapped = parseConfig({
-      TLS_CERT: join(certDir, 'key.pem'),
-      TLS_KEY: join(certDir, 'cert.pem'),
+      TLS_CERT: certs.key,
+      TLS_KEY: certs.cert,
     });
     expect(swapped.ok).toBe(false);
     if (!swapped.ok) expect(swapped.errors[0]?.message).toContain('not a usable PEM certificate');

@@ -30,7 +30,7 @@ async function instance(): Promise<{ app: FastifyInstance; port: number }> {
   apps.push(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
   // The JetStream broker starts in the background: wait until it is ready.
-  await app.realtimeHub.broker.start();
+  await app.realtimeBroker.start();
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
   return { app, port: address.port };

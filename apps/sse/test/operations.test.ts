@@ -1,9 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { type AppConfig, parseConfig } from '../src/config.js';
 import { testConfig } from './helpers/config.js';
+import { type SelfSignedCert, selfSignedCert } from './helpers/self-signed.js';
 import { waitFor } from './helpers/sse-client.js';
 
 const ENV = 'operations_env';
@@ -195,7 +192,7 @@ describe('the service', () => {
     const stream = raw(port, `GET /sse/environments/${ENV}/stream HTTP/1.1\r\nHost: x\r\n\r\n`);
     await stream.closed;
     expect(stream.text()).toMatch(/^HTTP\/1\.1 200 OK/);
-    expect(app.realtimeHub.counters.streamAgeCloses).toBe(1);
+    expect(app.realtimeHub.stats.streamAgeCloses).toBe(1);
   });
 
   it('counts NATS errors from the broker it builds', async () => {
@@ -216,33 +213,16 @@ describe('the service', () => {
 });
 
 describe('the limits over HTTPS (TLS_CERT/TLS_KEY, HTTP/1.1 by ALPN)', () => {
-  let certDir: string;
+  let tls: SelfSignedCert;
   beforeAll(() => {
-    certDir = mkdtempSync(join(tmpdir(), 'sse-limits-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-      ]
-        .concat(['-subj', '/CN=localhost', '-keyout', join(certDir, 'key.pem')])
-        .concat(['-out', join(certDir, 'cert.pem')]),
-      { stdio: 'ignore' },
-    );
+    tls = selfSignedCert();
   });
-  afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+  afterAll(() => tls.remove());
 
   it('431 for a head over MAX_HEADER_SIZE, 408 for a slowloris, and streams outlive the timeout', async () => {
     const parsed = parseConfig({
-      TLS_CERT: join(certDir, 'cert.pem'),
-      TLS_KEY: join(certDir, 'key.pem'),
+      TLS_CERT: tls.cert,
+      TLS_KEY: tls.key,
       MAX_HEADER_SIZE: '4096',
       REQUEST_TIMEOUT: '0.3',
     });

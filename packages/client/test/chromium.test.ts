@@ -1,18 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type BridgeRuntime, describeFlagsmithBridge } from './flagsmith-scenarios.js';
 import type { BridgeHarness } from './harness/flagsmith-bridge.js';
 import type { Harness } from './harness/harness.js';
 import { type ClientRuntime, describeClientBehaviour } from './scenarios.js';
+import { type BrowserSession, startBrowser } from './support/chromium.js';
 import { startSse } from './support/sse-server.js';
 
 // Functions passed to page.evaluate are serialised, so each one names the page's globals itself.
@@ -26,81 +22,20 @@ interface BridgePageGlobals {
   bridgeHarness: BridgeHarness;
 }
 
-let profileDir: string;
-let context: BrowserContext | undefined;
+let browser: BrowserSession | undefined;
 let page: Page;
 let bridgePage: Page;
-let pageServer: Server;
-const pageErrors: string[] = [];
-
-/** Bundles one of the `browser/` entry points for a page, as an app's bundler would. */
-async function bundle(entry: string): Promise<string> {
-  const result = await build({
-    entryPoints: [join(import.meta.dirname, 'browser', entry)],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-  });
-  return result.outputFiles[0]!.text;
-}
 
 beforeAll(async () => {
-  const script = await bundle('entry.ts');
-  const bridgeScript = await bundle('flagsmith-entry.ts');
-  // The page has its own origin, so the client's requests to the service are cross-origin (CORS applies).
-  pageServer = createServer((req, res) => {
-    if (req.url === '/client.js') {
-      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script);
-    } else if (req.url === '/flagsmith.js') {
-      res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(bridgeScript);
-    } else if (req.url === '/flagsmith.html') {
-      res
-        .writeHead(200, { 'Content-Type': 'text/html' })
-        .end('<!doctype html><title>bridge</title><script src="/flagsmith.js"></script>');
-    } else {
-      res
-        .writeHead(200, { 'Content-Type': 'text/html' })
-        .end('<!doctype html><title>client</title><script src="/client.js"></script>');
-    }
-  });
-  pageServer.listen(0, '127.0.0.1');
-  await once(pageServer, 'listening');
-  const { port } = pageServer.address() as AddressInfo;
-
-  profileDir = mkdtempSync(join(tmpdir(), 'client-chromium-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('pageerror', (error) => pageErrors.push(String(error)));
-  await page.goto(`http://127.0.0.1:${port}/`);
-  await page.waitForFunction(() => 'harness' in globalThis);
-  bridgePage = await context.newPage();
-  bridgePage.on('pageerror', (error) => pageErrors.push(String(error)));
-  await bridgePage.goto(`http://127.0.0.1:${port}/flagsmith.html`);
-  await bridgePage.waitForFunction(() => 'bridgeHarness' in globalThis);
+  browser = await startBrowser('chromium', [
+    { path: '/', entry: 'entry.ts', readyGlobal: 'harness' },
+    { path: '/flagsmith.html', entry: 'flagsmith-entry.ts', readyGlobal: 'bridgeHarness' },
+  ]);
+  page = browser.pages.get('/')!;
+  bridgePage = browser.pages.get('/flagsmith.html')!;
 });
 
-afterAll(async () => {
-  await context?.close();
-  pageServer?.closeAllConnections();
-  pageServer?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
-  if (pageErrors.length > 0) throw new Error(`Errors in the page: ${pageErrors.join('; ')}`);
-});
+afterAll(() => browser?.close());
 
 /** The client running in a headless Chromium page, driven through `page.evaluate`. */
 const chromiumRuntime: ClientRuntime = {
@@ -148,7 +83,7 @@ it('examples/browser shows updates from the service and stops on close()', async
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
-  const example = await context!.newPage();
+  const example = await browser!.newPage();
   try {
     const [line] = (await once(createInterface({ input: serve.stdout }), 'line')) as [string];
     const origin = /http:\/\/127\.0\.0\.1:\d+/.exec(line)![0];

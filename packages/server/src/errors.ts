@@ -1,4 +1,9 @@
-import type { ProtocolErrorCode } from '@flagsmith-rt/protocol';
+import { AUTH_SCHEME, type ProtocolErrorCode } from '@flagsmith-rt/protocol';
+import {
+  type BrokerState,
+  BrokerUnavailableError,
+  brokerUnavailableMessage,
+} from './broker/broker.js';
 
 /** Codes of every error body the HTTP layer sends. */
 export type HttpErrorCode =
@@ -58,6 +63,46 @@ export class HttpError extends Error {
   toBody(): ErrorBody {
     return { error: { code: this.code, message: this.message } };
   }
+}
+
+/** The headers of a `503`: `Retry-After`, and `Connection: close` where the connection is not reused. */
+export type RefusalHeaders = Readonly<Record<string, string>>;
+
+/** {@link RefusalHeaders} for `retryAfterSeconds`; built once per route, not per refusal. */
+export function refusalHeaders(retryAfterSeconds: number, close = false): RefusalHeaders {
+  const headers = { 'retry-after': String(retryAfterSeconds) };
+  return Object.freeze(close ? { ...headers, connection: 'close' } : headers);
+}
+
+/** The `401` of a missing or wrong `queue-change` token. */
+export function unauthorized(): HttpError {
+  return new HttpError(
+    401,
+    'unauthorized',
+    'Missing or wrong token; send "Authorization: Token <SSE_AUTHENTICATION_TOKEN>".',
+    { 'www-authenticate': AUTH_SCHEME },
+  );
+}
+
+/**
+ * The `503 broker_unavailable` refusal of the stream and `queue-change`:
+ * `why` is the broker's state when it is not `ready`, or the error of a
+ * publish it could not take.
+ */
+export function unavailable(
+  headers: RefusalHeaders,
+  why: BrokerState | BrokerUnavailableError,
+): HttpError {
+  if (why instanceof BrokerUnavailableError) {
+    return new HttpError(
+      503,
+      'broker_unavailable',
+      `The message broker could not take the update (${why.message}); retry later.`,
+      headers,
+      { cause: why },
+    );
+  }
+  return new HttpError(503, 'broker_unavailable', brokerUnavailableMessage(why), headers);
 }
 
 /** The plugin was registered with options it cannot work with. */

@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from './clock.js';
+
 /** Options of {@link LogThrottle}. */
 export interface LogThrottleOptions {
   /**
@@ -12,9 +14,9 @@ export interface LogThrottleOptions {
   maxKeys?: number;
   /**
    * Clock in epoch milliseconds (tests inject one).
-   * @defaultValue `Date.now`
+   * @defaultValue `systemClock`
    */
-  now?: () => number;
+  now?: Clock;
 }
 
 /**
@@ -26,12 +28,12 @@ export class LogThrottle {
   readonly #windows = new Map<string, { openedAt: number; held: number }>();
   readonly #intervalMs: number;
   readonly #maxKeys: number;
-  readonly #now: () => number;
+  readonly #now: Clock;
 
   constructor(options: LogThrottleOptions = {}) {
     this.#intervalMs = options.intervalMs ?? 60_000;
     this.#maxKeys = options.maxKeys ?? 10_000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { KEEPALIVE_INTERVAL_MS } from '@flagsmith-rt/protocol';
 import type { Broker } from './broker/broker.js';
+import { type Clock, systemClock } from './clock.js';
 import { PluginOptionsError } from './errors.js';
 
 /** Options of the {@link flagsmithRealtime} plugin. */
@@ -73,10 +74,18 @@ export interface FlagsmithRealtimeOptions {
   /**
    * Serve Prometheus metrics at `GET /metricsz` from a registry of this
    * plugin instance (`app.realtimeMetrics`). When `false` there is no route
-   * and no collection work at all.
+   * and no collection work at all. `'registry'` builds the registry without
+   * the route, for an app that serves `/metricsz` itself (a cluster worker
+   * answering for the whole instance).
    * @defaultValue true
    */
-  metrics?: boolean;
+  metrics?: boolean | 'registry';
+  /**
+   * The clock of every deadline (keep-alives, slow subscribers, stream age)
+   * and latency sample, in epoch milliseconds.
+   * @defaultValue `systemClock` (`Date.now()`)
+   */
+  clock?: Clock;
 }
 
 /** {@link FlagsmithRealtimeOptions} with every default applied. */
@@ -115,6 +124,7 @@ export function resolveOptions(options: FlagsmithRealtimeOptions): ResolvedOptio
     maxStreamAgeMs: options.maxStreamAgeMs ?? 0,
     streamAgeJitter: options.streamAgeJitter ?? DEFAULT_STREAM_AGE_JITTER,
     metrics: options.metrics ?? true,
+    clock: options.clock ?? systemClock,
   };
   if (!resolved.broker) throw new PluginOptionsError('flagsmithRealtime: `broker` is required.');
   if (typeof resolved.authToken !== 'string' || resolved.authToken.length === 0) {

@@ -9,8 +9,10 @@ import {
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
-import { HttpError, PluginOptionsError } from './errors.js';
+import type { Broker } from './broker/broker.js';
+import { HttpError, PluginOptionsError, unauthorized } from './errors.js';
 import { Hub } from './fanout/hub.js';
+import { Stats } from './fanout/stats.js';
 import { TokenVerifier } from './http/auth.js';
 import { CORS_RESPONSE_HEADERS, PREFLIGHT_HEADERS } from './http/cors.js';
 import { errorHandlerFor, notFoundError, sendError } from './http/error-handler.js';
@@ -19,20 +21,16 @@ import { createMetricsRegistry } from './metrics/registry.js';
 import { type FlagsmithRealtimeOptions, resolveOptions } from './options.js';
 import { countHealthcheck, livezHandler, readyzHandler } from './routes/health.js';
 import { metricsHandler } from './routes/metrics.js';
-import {
-  countPublishStatus,
-  countRefusedPublish,
-  publishHandler,
-  requireToken,
-  unauthorizedError,
-} from './routes/publish.js';
+import { countRefusedPublish, publishHandler, requireToken } from './routes/publish.js';
 import { type EnvironmentParams, type StreamQuery, streamHandler } from './routes/stream.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The fan-out of the flagsmith-rt plugin: subscriber count, counters, latency samples, broker. */
+    /** The fan-out of the flagsmith-rt plugin: open streams, the drain, its counters. */
     realtimeHub: Hub;
-    /** The Prometheus registry served at `/metricsz`; `undefined` when `metrics: false`. */
+    /** The broker the plugin was given (the app starts and closes it). */
+    realtimeBroker: Broker;
+    /** The Prometheus registry of this plugin; `undefined` when `metrics: false`. */
     realtimeMetrics: Registry | undefined;
   }
 }
@@ -40,8 +38,13 @@ declare module 'fastify' {
 const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, rawOptions) => {
   const options = resolveOptions(rawOptions);
   checkRouterOptions(fastify);
+  const { broker, clock } = options;
+  const stats = new Stats();
   const hub = new Hub({
-    broker: options.broker,
+    broker,
+    stats,
+    clock,
+    retryMs: options.retryMs,
     eventIds: options.eventIds,
     keepAliveIntervalMs: options.keepAliveIntervalMs,
     slowSubscriberTimeoutMs: options.slowSubscriberTimeoutMs,
@@ -50,22 +53,23 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
   });
   const verifier = new TokenVerifier(options.authToken);
   const holds = new RefusalHolds(options.refusalHoldMs, options.refusalHoldMax);
-  const metrics = options.metrics ? createMetricsRegistry(hub) : undefined;
+  const metrics = options.metrics ? createMetricsRegistry(hub, broker) : undefined;
   fastify.decorate('realtimeHub', hub);
+  fastify.decorate('realtimeBroker', broker);
   fastify.decorate('realtimeMetrics', metrics);
 
   fastify.setErrorHandler(errorHandlerFor(options.retryAfterSeconds));
   fastify.setNotFoundHandler((request, reply) => {
     const error = notFoundError(request.method, request.url);
     // queue-change checks the token before anything else, here too.
-    if (error.statusCode === 400 && request.method === 'POST') {
-      // A publish whose key the router could not match: count it like one.
-      const refusal = verifier.verify(request.headers.authorization) ? error : unauthorizedError();
-      countPublishStatus(hub, refusal.statusCode);
-      return sendError(reply, refusal);
-    }
-    return sendError(reply, error);
+    const unauthenticated =
+      error.statusCode === 400 &&
+      request.method === 'POST' &&
+      !verifier.verify(request.headers.authorization);
+    return sendError(reply, unauthenticated ? unauthorized() : error);
   });
+  // Every refused publish is counted here, those the router could not match included.
+  fastify.addHook('onResponse', countRefusedPublish(stats));
   // Callback-style hooks: an async hook costs a promise on every request.
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.headers(CORS_RESPONSE_HEADERS);
@@ -84,7 +88,13 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
   fastify.get<{ Params: EnvironmentParams; Querystring: StreamQuery }>(
     STREAM_ROUTE,
     { exposeHeadRoute: false },
-    streamHandler(hub, options, holds),
+    streamHandler(hub, {
+      broker,
+      stats,
+      holds,
+      maxSubscribers: options.maxSubscribers,
+      retryAfterSeconds: options.retryAfterSeconds,
+    }),
   );
   fastify.register((child, _opts, childDone) => {
     // Read every body raw, whatever its content type (or none): the handler parses it.
@@ -94,23 +104,22 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     );
     child.post<{ Params: EnvironmentParams; Body: Buffer | undefined }>(
       QUEUE_CHANGE_ROUTE,
-      {
-        bodyLimit: MAX_PUBLISH_BODY_BYTES,
-        onRequest: requireToken(verifier),
-        onResponse: countRefusedPublish(hub),
-      },
-      publishHandler(hub, options),
+      { bodyLimit: MAX_PUBLISH_BODY_BYTES, onRequest: requireToken(verifier) },
+      publishHandler(broker, stats, options.retryAfterSeconds),
     );
     childDone();
   });
-  const probe = { onRequest: countHealthcheck(hub) };
+  const probe = { onRequest: countHealthcheck(stats) };
   fastify.get(LIVEZ_PATH, probe, livezHandler());
-  fastify.get(READYZ_PATH, probe, readyzHandler(hub, options.retryAfterSeconds));
-  if (metrics) fastify.get(METRICSZ_PATH, metricsHandler(metrics));
+  fastify.get(READYZ_PATH, probe, readyzHandler(hub, broker, options.retryAfterSeconds));
+  if (metrics && options.metrics !== 'registry')
+    fastify.get(METRICSZ_PATH, metricsHandler(metrics));
   fastify.options('*', (_request, reply) => {
     reply.code(204).headers(PREFLIGHT_HEADERS).send();
   });
 
+  // Failed broker operations are counted in flagsmith_sse_nats_errors_total.
+  const stopCountingErrors = broker.onError?.(stats.brokerError);
   fastify.addHook('onReady', async () => hub.start());
   // preClose runs before Fastify closes the server, which waits for every
   // connection: readiness turns 503 at once, then streams end over the window.
@@ -118,7 +127,10 @@ const plugin: FastifyPluginAsync<FlagsmithRealtimeOptions> = async (fastify, raw
     await hub.drain(options.drainWindowMs);
     holds.releaseAll(); // refusals are held during the drain, not through the close
   });
-  fastify.addHook('onClose', async () => hub.stop());
+  fastify.addHook('onClose', async () => {
+    hub.stop();
+    stopCountingErrors?.();
+  });
 };
 
 /**
@@ -138,19 +150,15 @@ function checkRouterOptions(fastify: FastifyInstance): void {
   if (maxParamLength < 128 || !ignoreDuplicateSlashes) {
     throw new PluginOptionsError(
       'flagsmithRealtime needs Fastify({ routerOptions: { maxParamLength: 1024, ignoreDuplicateSlashes: true } }) ' +
-        `(got maxParamLength ${maxParamLength}, ignoreDuplicateSlashes ${ignoreDuplicateSlashes}); see ROUTER_OPTIONS.`,
+        `(got maxParamLength ${maxParamLength}, ignoreDuplicateSlashes ${ignoreDuplicateSlashes}); spread fastifyOptions() into Fastify({...}).`,
     );
   }
 }
 
 /**
  * The Fastify plugin serving Flagsmith real-time streams: the SSE stream,
- * `queue-change`, `/livez`, `/readyz`, CORS and one JSON error shape. Create
- * the Fastify instance with {@link ROUTER_OPTIONS} and `frameworkErrors:
- * frameworkErrorHandler`, and `return503OnClosing: false` so the plugin answers
- * requests during shutdown itself.
+ * `queue-change`, `/livez`, `/readyz`, `/metricsz`, CORS and one JSON error
+ * shape. Create the Fastify instance with `...fastifyOptions()` (router
+ * options, pre-routing errors, shutdown answers, request limits).
  */
 export const flagsmithRealtime = fp(plugin, { fastify: '5.x', name: '@flagsmith-rt/server' });
-
-/** Fastify router options the plugin requires. */
-export const ROUTER_OPTIONS = Object.freeze({ maxParamLength: 1024, ignoreDuplicateSlashes: true });

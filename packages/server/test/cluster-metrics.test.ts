@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../src/broker/embedded.js';
 import { Hub } from '../src/fanout/hub.js';
+import { Stats } from '../src/fanout/stats.js';
+import type { StreamSink } from '../src/fanout/subscriber.js';
 import { aggregateMetrics, metricsSnapshot } from '../src/metrics/cluster.js';
 import { createMetricsRegistry } from '../src/metrics/registry.js';
 
@@ -10,18 +12,24 @@ async function worker(subscribers: number, writes: number, brokerReady: boolean)
   if (brokerReady) await broker.start();
   const hub = new Hub({
     broker,
+    stats: new Stats(),
     eventIds: true,
     keepAliveIntervalMs: 15_000,
     slowSubscriberTimeoutMs: 30_000,
   });
   for (let i = 0; i < subscribers; i++) {
-    hub.add(
-      { write: () => true, end() {}, destroy() {}, writableLength: 0, destroyed: false, on() {} },
-      'env',
-    );
+    const sink: StreamSink = {
+      write: () => true,
+      end() {},
+      destroy() {},
+      writableLength: 0,
+      destroyed: false,
+      on() {},
+    };
+    hub.subscribe({ chunked: false, open: () => sink }, 'env', undefined);
   }
-  hub.counters.writesData = writes;
-  return metricsSnapshot(createMetricsRegistry(hub));
+  hub.stats.writesData = writes;
+  return metricsSnapshot(createMetricsRegistry(hub, broker));
 }
 
 function value(text: string, series: string): number {

@@ -20,6 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Broker, BrokerUnavailableError } from '../src/broker/broker.js';
 import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream/errors.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
+import { ManualClock } from './helpers/manual-clock.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
 import { createTlsFiles } from './helpers/tls-files.js';
@@ -152,6 +153,30 @@ describe('JetStreamBroker', () => {
     expect(timestampsOf(seen, env)).toEqual([7.25]);
   });
 
+  it('replaces a consumer that is silent by the injected clock (the watchdog reads the broker clock)', async () => {
+    const clock = new ManualClock();
+    const reports: string[] = [];
+    const a = await start({
+      now: clock.now,
+      onError: (operation: string, error: unknown) =>
+        reports.push(`${operation}: ${(error as Error).message}`),
+    });
+    const seen = recordUpdates(a);
+    const watchdogFired = () => reports.some((r) => r.startsWith('pull: no consumer activity'));
+    expect(watchdogFired()).toBe(false);
+    // The consumer is alive (a heartbeat every second, on real timers): only the clock,
+    // moved past the stall threshold on every poll, says it has been silent.
+    await waitFor(() => {
+      clock.advance(4_000);
+      return watchdogFired();
+    }, 'the watchdog replaces the consumer');
+    expect(a.state).toBe('ready');
+    // The replacement follows the stream.
+    const env = newEnvironment();
+    await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(321.5));
+    await waitFor(() => timestampsOf(seen, env).length === 1, 'delivery through the new consumer');
+  });
+
   it('receives an update published while it was cut off from NATS', async () => {
     const proxy = await TcpProxy.start(nats.port);
     try {
@@ -170,6 +195,65 @@ describe('JetStreamBroker', () => {
       await waitFor(() => a.state === 'ready', 'A reconnects');
       await waitFor(() => seen.length === 1, 'A receives the update after reconnecting', 10_000);
       expect(seen[0]).toMatchObject({ environment: env, updatedAt: 1234.5 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('counts updates replaced in the stream before it read them as coalesced, never its own writes', async () => {
+    const proxy = await TcpProxy.start(nats.port);
+    try {
+      const a = await startJetStreamBroker([proxy.url], brokers, {
+        storage: 'file',
+        reconnectTimeWaitMs: 200,
+      });
+      const seen = recordUpdates(a);
+      const env = newEnvironment();
+      // Its own writes, each replacing the last, are fanned out on their acks.
+      for (let i = 1; i <= 20; i++) expect(await a.publish(env, i)).toBe('published');
+      // The consumer reads in stream order: once it has a later message, it has read them all.
+      const marker = newEnvironment();
+      await rawPublish(nats.url, subjectFor(marker), encodeUpdateMessage(1));
+      await waitFor(() => a.latest(marker) === 1, 'the consumer reads past the writes');
+      expect(a.coalescedUpdates).toBe(0);
+      proxy.down();
+      await waitFor(() => a.state === 'unavailable', 'A notices the cut');
+      // Another publisher writes 21, and 22 replaces it (one message per subject).
+      await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(21));
+      await rawPublish(nats.url, subjectFor(env), encodeUpdateMessage(22));
+      proxy.up();
+      await waitFor(() => a.latest(env) === 22, 'A follows again after reconnecting', 10_000);
+      // The new consumer resumed past 21, which A never delivered: skipped by design, and counted.
+      expect(timestampsOf(seen, env)).toEqual([...Array.from({ length: 20 }, (_, i) => i + 1), 22]);
+      expect(a.coalescedUpdates).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('does not count its own writes as coalesced when a new consumer resumes past them', async () => {
+    const proxy = await TcpProxy.start(nats.port);
+    try {
+      const a = await startJetStreamBroker([proxy.url], brokers, { storage: 'file' });
+      const seen = recordUpdates(a);
+      const env = newEnvironment();
+      // The consumer's deliveries come late; acknowledgements and status messages do not.
+      proxy.slowSubject = { prefix: 'flagsmith.environment.', ms: 2_000 };
+      expect(await a.publish(env, 1)).toBe('published');
+      expect(await a.publish(env, 2)).toBe('published');
+      // Deleting the consumer makes A follow again, before the first one delivered 1 and 2:
+      // the new one starts at the stream's latest, 2, past 1 (an own write, fanned out on its ack).
+      const nc = await connect({ servers: nats.url });
+      const jsm = await jetstreamManager(nc);
+      for await (const consumer of jsm.consumers.list(STREAM_SETTINGS.name)) {
+        await jsm.consumers.delete(STREAM_SETTINGS.name, consumer.name);
+      }
+      await nc.close();
+      const marker = newEnvironment();
+      await rawPublish(nats.url, subjectFor(marker), encodeUpdateMessage(1));
+      await waitFor(() => a.latest(marker) === 1, 'the new consumer reads past the writes', 10_000);
+      expect(timestampsOf(seen, env)).toEqual([1, 2]);
+      expect(a.coalescedUpdates).toBe(0);
     } finally {
       await proxy.close();
     }

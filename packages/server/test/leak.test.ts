@@ -60,7 +60,7 @@ describe('open/close cycles', () => {
     await cycles(port, 10_000, 20);
     await waitFor(() => hub.subscriberCount === 0, 'no streams after 10,000 cycles');
     expect(hub.environmentCount).toBe(0);
-    expect(hub.counters.subscribersTotal).toBe(11_000);
+    expect(hub.stats.subscribersTotal).toBe(11_000);
     const after = await settledHeap();
     // A leaked subscriber keeps its socket and request (several KB each):
     // 10,000 of them would add tens of MB.

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../src/broker/embedded.js';
 import { frameworkErrorHandler } from '../src/http/error-handler.js';
 import { fastifyLimitOptions } from '../src/http/limits.js';
-import { flagsmithRealtime, ROUTER_OPTIONS } from '../src/plugin.js';
+import { ROUTER_OPTIONS } from '../src/http/server-options.js';
+import { flagsmithRealtime } from '../src/plugin.js';
 import { AUTH, listen, TOKEN } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 
@@ -92,7 +93,7 @@ describe('request limits', () => {
     const { status, body } = parse(client.text);
     expect(status).toBe(400);
     expect(body).toMatchObject({ error: { code: 'body_too_large' } });
-    expect(app?.realtimeHub.broker.latest(ENV)).toBeUndefined();
+    expect(app?.realtimeBroker.latest(ENV)).toBeUndefined();
     await stillServes(port);
   });
 

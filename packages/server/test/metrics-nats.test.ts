@@ -5,6 +5,7 @@ import { JetStreamBroker } from '../src/jetstream/broker.js';
 import { AUTH, buildTestApp, listen } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 import { type Scrape, scrape } from './helpers/scrape.js';
+import { TcpProxy } from './helpers/tcp-proxy.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const ENV = 'metrics_nats_env';
@@ -25,15 +26,9 @@ const clients: RawClient[] = [];
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  let hub: FastifyInstance['realtimeHub'] | undefined;
-  const broker = new JetStreamBroker({
-    servers: [nats.url],
-    storage: 'memory',
-    // As apps/sse wires it: every failed NATS operation is counted by the hub.
-    onError: (operation) => hub?.recordNatsError(operation),
-  });
+  // The plugin subscribes to the broker's errors itself (Broker.onError).
+  const broker = new JetStreamBroker({ servers: [nats.url], storage: 'memory' });
   ({ app } = await buildTestApp({ broker }));
-  hub = app.realtimeHub;
   port = await listen(app);
 });
 
@@ -105,5 +100,50 @@ describe('/metricsz with a real nats-server', () => {
 
     await nats.restart();
     await scrapeUntil((s) => s.value('flagsmith_sse_nats_connected') === 1, 'reconnected', 15_000);
+  });
+
+  it('counts updates another instance wrote while this one was cut off, and a newer one replaced', async () => {
+    const own = await startNatsServer();
+    const proxy = await TcpProxy.start(own.port);
+    const cut = await buildTestApp({
+      broker: new JetStreamBroker({
+        servers: [proxy.url],
+        storage: 'file',
+        reconnectTimeWaitMs: 200,
+      }),
+    });
+    const other = new JetStreamBroker({ servers: [own.url], storage: 'file' });
+    try {
+      const cutPort = await listen(cut.app);
+      await other.start();
+      await waitFor(() => cut.app.realtimeBroker.state === 'ready', 'the cut instance is ready');
+      const env = 'metrics_coalesced_env';
+      const client = await RawClient.get(cutPort, `/sse/environments/${env}/stream`);
+      clients.push(client);
+      expect(await other.publish(env, 1_700_000_001)).toBe('published');
+      await client.until((t) => t.includes('1700000001'), 'the first update');
+      let m = await scrape(cutPort);
+      expect(m.value('flagsmith_sse_updates_coalesced_total')).toBe(0);
+
+      proxy.down();
+      await waitFor(() => cut.app.realtimeBroker.state === 'unavailable', 'the cut is noticed');
+      // One message per subject: 2 is replaced by 3 before the cut instance can read it.
+      expect(await other.publish(env, 1_700_000_002)).toBe('published');
+      expect(await other.publish(env, 1_700_000_003)).toBe('published');
+      proxy.up();
+      await client.until(
+        (t) => t.includes('1700000003'),
+        'the newest update after the cut',
+        10_000,
+      );
+      expect(client.text).not.toContain('1700000002');
+      m = await scrape(cutPort);
+      expect(m.value('flagsmith_sse_updates_coalesced_total')).toBe(1);
+    } finally {
+      await cut.app.close();
+      await other.close();
+      await proxy.close();
+      await own.stop();
+    }
   });
 });

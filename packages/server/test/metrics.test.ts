@@ -1,10 +1,12 @@
 import { connect, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Broker } from '../src/broker/broker.js';
+import type { Broker, BrokerErrorListener } from '../src/broker/broker.js';
+import { EmbeddedBroker } from '../src/broker/embedded.js';
 import { AUTH, buildTestApp, listen, SwitchableBroker } from './helpers/http-app.js';
 import { RawClient } from './helpers/raw-client.js';
 import { type Scrape, scrape } from './helpers/scrape.js';
+import { type ServerSide, serverSides } from './helpers/server-streams.js';
 import { waitFor } from './helpers/wait-for.js';
 
 const ENV = 'metrics_env';
@@ -73,6 +75,7 @@ describe('GET /metricsz', () => {
       flagsmith_sse_environments: 'gauge',
       flagsmith_sse_shed_total: 'counter',
       flagsmith_sse_stream_age_closes_total: 'counter',
+      flagsmith_sse_updates_coalesced_total: 'counter',
     };
     for (const [name, type] of Object.entries(types)) expect(m.type(name), name).toBe(type);
     expect(m.value('flagsmith_sse_subscribers')).toBe(0);
@@ -113,6 +116,7 @@ describe('GET /metricsz', () => {
     expect(m.value('flagsmith_sse_delivery_latency_seconds_bucket{le="0.001"}')).toBe(0);
     expect(m.value('flagsmith_sse_delivery_latency_seconds_bucket{le="+Inf"}')).toBe(0);
     expect(m.value('flagsmith_sse_stream_age_closes_total')).toBe(0);
+    expect(m.value('flagsmith_sse_updates_coalesced_total')).toBe(0);
     expect(m.value('flagsmith_sse_slow_subscribers_dropped_total')).toBe(0);
     for (const name of [
       'process_cpu_seconds_total',
@@ -166,6 +170,11 @@ describe('GET /metricsz', () => {
     expect((await publish(port, 'x'.repeat(5000))).status).toBe(400); // over the body limit
     expect((await publish(port, stamp(BASE + 12), ENV, 'Token wrong')).status).toBe(401);
     expect((await publish(port, stamp(BASE + 13), 'bad%20key', 'Token wrong')).status).toBe(401);
+    // An empty key: no route matches, and it is still a refused publish.
+    expect((await publish(port, stamp(BASE + 13), '')).status).toBe(400);
+    expect((await publish(port, stamp(BASE + 13), '', 'Token wrong')).status).toBe(401);
+    // Not a publish at all: not counted.
+    expect((await publish(port, stamp(BASE + 13), 'x/y')).status).toBe(404);
     broker.force('unavailable');
     expect((await publish(port, stamp(BASE + 14))).status).toBe(503);
     broker.force(undefined);
@@ -174,8 +183,8 @@ describe('GET /metricsz', () => {
     expect(publishes(m, 'published')).toBe(1);
     expect(publishes(m, 'duplicate')).toBe(1);
     expect(publishes(m, 'stale')).toBe(1);
-    expect(publishes(m, 'invalid')).toBe(3);
-    expect(publishes(m, 'unauthorized')).toBe(2);
+    expect(publishes(m, 'invalid')).toBe(4);
+    expect(publishes(m, 'unauthorized')).toBe(3);
     expect(publishes(m, 'unavailable')).toBe(1);
     expect(writes(m, 'data')).toBe(2);
     expect(m.value('flagsmith_sse_delivery_latency_seconds_count')).toBe(1);
@@ -226,9 +235,10 @@ describe('GET /metricsz', () => {
       slowSubscriberTimeoutMs: 1000,
       keepAliveIntervalMs: 60_000,
     });
+    const sides = serverSides(app!);
     const stalled = await stalledClient(port);
     await waitFor(() => app?.realtimeHub.subscriberCount === 1, 'the stalled stream');
-    await publishUntilBlocked(broker, app!.realtimeHub);
+    await publishUntilBlocked(broker, sides);
     expect((await scrape(port)).value('flagsmith_sse_slow_subscribers_dropped_total')).toBe(0);
     const m = await scrapeUntil(
       port,
@@ -258,6 +268,24 @@ describe('GET /metricsz', () => {
     expect(m.value('flagsmith_sse_nats_connected')).toBe(1);
   });
 
+  it("counts the broker's failed operations by name, reported through Broker.onError", async () => {
+    const broker = new FailingBroker();
+    const { port } = await start({ broker });
+    broker.fail('connect');
+    broker.fail('connect');
+    broker.fail('read');
+    broker.fail('no_such_operation'); // not exported: the series are fixed
+    const m = await scrape(port);
+    expect(m.value('flagsmith_sse_nats_errors_total{operation="connect"}')).toBe(2);
+    expect(m.value('flagsmith_sse_nats_errors_total{operation="read"}')).toBe(1);
+    expect(m.value('flagsmith_sse_nats_errors_total{operation="publish"}')).toBe(0);
+    expect(m.text).not.toContain('no_such_operation');
+    // The plugin stops listening when it closes.
+    await app?.close();
+    app = undefined;
+    expect(broker.listeners).toBe(0);
+  });
+
   it('gives each app its own registry', async () => {
     const first = await start();
     const other = await buildTestApp();
@@ -276,6 +304,14 @@ describe('GET /metricsz', () => {
     }
   });
 
+  it("builds the registry without serving it with metrics: 'registry'", async () => {
+    const { app, port } = await start({ metrics: 'registry' });
+    await subscribe(port);
+    await waitFor(() => app.realtimeHub.subscriberCount === 1, 'the stream');
+    expect(await app.realtimeMetrics?.metrics()).toMatch(/^flagsmith_sse_subscribers 1$/m);
+    expect((await fetch(`http://127.0.0.1:${port}/metricsz`)).status).toBe(404);
+  });
+
   it('is not served, and no registry exists, with metrics: false', async () => {
     const { app, port } = await start({ metrics: false });
     expect(app.realtimeMetrics).toBeUndefined();
@@ -286,6 +322,24 @@ describe('GET /metricsz', () => {
     });
   });
 });
+
+/** An embedded broker that reports failed operations when told to, as JetStream's does. */
+class FailingBroker extends EmbeddedBroker {
+  readonly #errors = new Set<BrokerErrorListener>();
+
+  get listeners(): number {
+    return this.#errors.size;
+  }
+
+  onError(listener: BrokerErrorListener): () => void {
+    this.#errors.add(listener);
+    return () => this.#errors.delete(listener);
+  }
+
+  fail(operation: string): void {
+    for (const listener of this.#errors) listener(operation, new Error(`${operation} failed`));
+  }
+}
 
 /** A client that sends the request and then never reads: its receive window fills up. */
 async function stalledClient(port: number): Promise<{ socket: Socket }> {
@@ -298,10 +352,10 @@ async function stalledClient(port: number): Promise<{ socket: Socket }> {
   return { socket };
 }
 
-/** Publishes increasing timestamps until the stalled subscriber's socket refuses writes. */
-async function publishUntilBlocked(broker: Broker, hub: FastifyInstance['realtimeHub']) {
+/** Publishes increasing timestamps until the stalled subscriber's socket (server side) refuses writes. */
+async function publishUntilBlocked(broker: Broker, sides: { blocked(): ServerSide[] }) {
   let n = 0;
-  while (!hub.snapshot().some((s) => s.blocked)) {
+  while (sides.blocked().length === 0) {
     for (let i = 0; i < 500; i++) await broker.publish(ENV, BASE + ++n);
     await new Promise((resolve) => setImmediate(resolve));
     if (n > 400_000) throw new Error('the stalled subscriber never blocked');

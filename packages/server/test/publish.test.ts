@@ -53,7 +53,7 @@ describe('queue-change accepts what Flagsmith sends', () => {
     expect(old.statusCode).toBe(200);
     expect(old.json().result).toBe('stale');
     expect(updates).toHaveLength(1);
-    expect(app.realtimeHub.counters).toMatchObject({
+    expect(app.realtimeHub.stats).toMatchObject({
       publishesPublished: 1,
       publishesDuplicate: 1,
       publishesStale: 1,
@@ -241,7 +241,7 @@ describe('queue-change when the broker cannot take writes', () => {
     expect(res.headers['access-control-expose-headers']).toBe('Retry-After');
     expect(res.json().error.code).toBe('broker_unavailable');
     expectNothingPublished();
-    expect(app.realtimeHub.counters.publishesUnavailable).toBe(1);
+    expect(app.realtimeHub.stats.publishesUnavailable).toBe(1);
   });
 
   it('answers 503 when the publish itself is refused by the broker', async () => {

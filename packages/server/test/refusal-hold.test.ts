@@ -114,7 +114,7 @@ describe('the hold is bounded and cleared', () => {
     const { app, port } = await start({ broker, refusalHoldMs: 600, refusalHoldMax: 1 });
     broker.force('unavailable');
     const leaving = await open(port);
-    await waitFor(() => app.realtimeHub.counters.shedUnavailable === 1, 'the first refusal held');
+    await waitFor(() => app.realtimeHub.stats.shedUnavailable === 1, 'the first refusal held');
     const beyond = await refused(port);
     expect(beyond.text).toBe('');
     leaving.close();
@@ -128,7 +128,7 @@ describe('the hold is bounded and cleared', () => {
     const { app: running, port } = await start({ broker, refusalHoldMs: 20_000 });
     broker.force('unavailable');
     const held = await open(port);
-    await waitFor(() => running.realtimeHub.counters.shedUnavailable === 1, 'the refusal held');
+    await waitFor(() => running.realtimeHub.stats.shedUnavailable === 1, 'the refusal held');
     const closedAt = performance.now();
     await running.close();
     app = undefined;

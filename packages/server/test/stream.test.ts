@@ -155,7 +155,7 @@ describe('keep-alive', () => {
     expect(client.raw.slice(client.raw.indexOf('\r\n\r\n') + 4)).toMatch(
       /^(8\r\n: ping\n\n\r\n)+$/,
     );
-    expect(app?.realtimeHub.counters.writesKeepalive).toBeGreaterThanOrEqual(3);
+    expect(app?.realtimeHub.stats.writesKeepalive).toBeGreaterThanOrEqual(3);
   });
 
   it('sends no keep-alive while updates keep the stream busy', async () => {
@@ -313,7 +313,7 @@ describe('closing', () => {
     socket.end();
     await closing;
     app = undefined;
-    expect(hub.counters.writeErrorsData + hub.counters.writeErrorsKeepalive).toBe(0);
+    expect(hub.stats.writeErrorsData + hub.stats.writeErrorsKeepalive).toBe(0);
     expect(Buffer.concat(received).toString('latin1')).not.toContain('data:');
   });
 });

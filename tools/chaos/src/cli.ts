@@ -55,7 +55,7 @@ async function main(): Promise<number> {
   const report: RunReport = {
     mode,
     seed,
-    command: `pnpm --filter @flagsmith-rt/chaos chaos${mode === 'quick' ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.seed ? ` --seed ${seed}` : ''}`,
+    command: `${envPrefix()}pnpm --filter @flagsmith-rt/chaos chaos${mode === 'quick' ? ' --quick' : ''}${only ? ` --only ${only.join(',')}` : ''}${values.seed ? ` --seed ${seed}` : ''}`,
     startedAt: new Date().toISOString(),
     machine: describeMachine(),
     loadAtStart: describeLoad(),
@@ -110,6 +110,22 @@ async function main(): Promise<number> {
     else console.error(`${file} has no chaos:${mode} markers; not updated.`);
   }
   return report.results.every((r) => r.failures.length === 0) ? 0 : 1;
+}
+
+/** The variables that change what a run does, as `NAME=value ` for its command line. */
+const RUN_VARIABLES = [
+  'CHAOS_SERVICE_NODE',
+  'CHAOS_SSE_MAIN',
+  'CHAOS_FUZZ_REQUESTS',
+  'CHAOS_H2C',
+  'CHAOS_H2_PER_KIND',
+  'CHAOS_H2_WORKERS',
+];
+
+function envPrefix(): string {
+  return RUN_VARIABLES.filter((name) => process.env[name])
+    .map((name) => `${name}=${process.env[name]} `)
+    .join('');
 }
 
 function mergeInto(path: string, report: RunReport): RunReport {

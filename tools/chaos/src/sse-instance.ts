@@ -61,7 +61,7 @@ function trackChild(child: ChildProcess): void {
 }
 
 /** PIDs of a process's children (Linux `/proc/<pid>/task/<tid>/children`). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
       readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
@@ -71,6 +71,20 @@ function childrenOf(pid: number): number[] {
     );
   } catch {
     return [];
+  }
+}
+
+/**
+ * Open file descriptors of a live process (`/proc/<pid>/fd`), or `undefined` if it is gone
+ * (or a zombie, whose descriptors are already closed).
+ */
+export function openDescriptors(pid: number): number | undefined {
+  try {
+    const state = /^\d+ \(.*\) (\S)/s.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
+    if (state === undefined || state === 'Z' || state === 'X') return undefined;
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
   }
 }
 
@@ -299,6 +313,12 @@ export class SseInstance {
       }
     }
     return kb / 1024;
+  }
+
+  /** PIDs of the running process and its children (the cluster workers), primary first. */
+  pids(): number[] {
+    const pid = this.pid;
+    return pid === 0 ? [] : [pid, ...childrenOf(pid)];
   }
 
   /** GETs a path and returns the status, or 0 if the request failed. */

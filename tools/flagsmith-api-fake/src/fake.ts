@@ -46,6 +46,14 @@ export interface FlagsmithApiFake extends AsyncDisposable {
   waitForFetches(document: FakeDocument, count: number, timeoutMs?: number): Promise<void>;
   /** The times (`performance.now()`) of each fetch of `document`, in order. */
   fetchTimes(document: FakeDocument): readonly number[];
+  /**
+   * Holds the answers to `document` requests until the returned function is called: each answer
+   * is made when its request arrives (as a slow network would deliver it) and counted as a fetch
+   * when it is sent.
+   */
+  hold(document: FakeDocument): () => void;
+  /** How many answers to `document` are held now. */
+  held(document: FakeDocument): number;
   close(): Promise<void>;
 }
 
@@ -66,6 +74,10 @@ export async function startFlagsmithApiFake(
   let updatedAt = options.updatedAt ?? 1735229888.76;
   const times: Record<FakeDocument, number[]> = { flags: [], environmentDocument: [] };
   const waiters = new Set<() => void>();
+  const holds: Record<FakeDocument, Array<() => void> | undefined> = {
+    flags: undefined,
+    environmentDocument: undefined,
+  };
 
   const served = (document: FakeDocument): void => {
     times[document].push(performance.now());
@@ -104,12 +116,18 @@ export async function startFlagsmithApiFake(
     } else if (key !== route.key) {
       sendJson(res, 401, { detail: 'Invalid X-Environment-Key.' });
     } else {
-      served(route.document);
+      const { document } = route;
+      const at = updatedAt;
       const body =
-        route.document === 'flags'
-          ? flagsDocument(updatedAt)
-          : environmentDocument(environmentKey, updatedAt);
-      sendJson(res, 200, body, updatedAt);
+        document === 'flags' ? flagsDocument(at) : environmentDocument(environmentKey, at);
+      const send = (): void => {
+        if (res.destroyed) return;
+        served(document);
+        sendJson(res, 200, body, at);
+      };
+      const held = holds[document];
+      if (held) held.push(send);
+      else send();
     }
   };
 
@@ -135,6 +153,15 @@ export async function startFlagsmithApiFake(
       updatedAt = seconds;
     },
     fetches: (document) => times[document].length,
+    hold(document) {
+      const held: Array<() => void> = [];
+      holds[document] = held;
+      return () => {
+        if (holds[document] === held) holds[document] = undefined;
+        for (const send of held.splice(0)) send();
+      };
+    },
+    held: (document) => holds[document]?.length ?? 0,
     fetchTimes: (document) => times[document],
     waitForFetches(document, count, timeoutMs = 5_000) {
       return new Promise<void>((resolve, reject) => {

@@ -50,3 +50,25 @@ it('writes updated_at as ISO-8601 with six fractional digits', () => {
   expect(isoWithMicroseconds(1735229888.76)).toBe('2024-12-26T16:18:08.760000+00:00');
   expect(isoWithMicroseconds(1735229888)).toBe('2024-12-26T16:18:08.000000+00:00');
 });
+
+it('holds answers made on arrival until released, and counts them when sent', async () => {
+  await using api = await startFlagsmithApiFake({ updatedAt: 100.5 });
+  const release = api.hold('flags');
+  const response = fetch(`${api.url}flags/`, {
+    headers: { 'X-Environment-Key': api.environmentKey },
+  });
+  await expect.poll(() => api.held('flags')).toBe(1);
+  api.setUpdatedAt(200.25);
+  expect(api.fetches('flags')).toBe(0);
+  release();
+  const flags = await response;
+  // The answer as it was when the request arrived.
+  expect(flags.headers.get('x-flagsmith-document-updated-at')).toBe('100.5');
+  expect(api.fetches('flags')).toBe(1);
+  expect(api.held('flags')).toBe(0);
+  // Released: the next request is answered at once, with the current document.
+  const next = await fetch(`${api.url}flags/`, {
+    headers: { 'X-Environment-Key': api.environmentKey },
+  });
+  expect(next.headers.get('x-flagsmith-document-updated-at')).toBe('200.25');
+});

@@ -58,6 +58,12 @@ export type UpdateListener = (update: BrokerUpdate) => void;
 export type StoredListener = (environment: string, updatedAt: number, storedAt: number) => void;
 
 /**
+ * Listener for a failed operation of the broker, e.g. a NATS `connect` or
+ * `publish`; `operation` names it (metrics count by it).
+ */
+export type BrokerErrorListener = (operation: string, error: unknown) => void;
+
+/**
  * The one interface between the HTTP layer and where updates travel: NATS
  * JetStream in production, an in-process store for a single instance.
  * Adapters keep the latest timestamp of every environment in memory, so
@@ -93,6 +99,17 @@ export interface Broker {
    * function. Optional: a broker that always knows `storedAt` needs none.
    */
   onStored?(listener: StoredListener): () => void;
+  /**
+   * Subscribes to the broker's failed operations. Returns an unsubscribe
+   * function. Optional: a broker with nothing that can fail needs none.
+   */
+  onError?(listener: BrokerErrorListener): () => void;
+  /**
+   * Updates never fanned out here because a newer one of the same environment
+   * replaced them first (a monotonic count, for metrics). Only a broker that
+   * can skip has it (JetStream: see `JetStreamBroker.coalescedUpdates`).
+   */
+  readonly coalescedUpdates?: number;
   /** Stops following, drains and closes connections. Idempotent. */
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.js';
 import { type BrokerLogger, silentLogger } from '../logger.js';
 import {
   type Broker,
@@ -18,9 +19,9 @@ export interface EmbeddedBrokerOptions {
   logger?: BrokerLogger;
   /**
    * Clock in epoch milliseconds, used as the stored time of updates (tests inject one).
-   * @defaultValue `Date.now`
+   * @defaultValue `systemClock`
    */
-  now?: () => number;
+  now?: Clock;
 }
 
 /**
@@ -35,11 +36,11 @@ export class EmbeddedBroker implements Broker {
   readonly #events: BrokerEvents;
   readonly #store: LatestStore;
   readonly #logger: BrokerLogger;
-  readonly #now: () => number;
+  readonly #now: Clock;
 
   constructor(options: EmbeddedBrokerOptions = {}) {
     this.#logger = options.logger ?? silentLogger;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock;
     this.#events = new BrokerEvents(this.#logger);
     this.#store = new LatestStore({ now: this.#now });
   }

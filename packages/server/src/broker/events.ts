@@ -1,5 +1,11 @@
 import type { BrokerLogger } from '../logger.js';
-import type { BrokerState, BrokerUpdate, StoredListener, UpdateListener } from './broker.js';
+import type {
+  BrokerErrorListener,
+  BrokerState,
+  BrokerUpdate,
+  StoredListener,
+  UpdateListener,
+} from './broker.js';
 
 /**
  * Listener bookkeeping shared by the broker adapters: update and state
@@ -10,6 +16,7 @@ export class BrokerEvents {
   readonly #updateListeners = new Set<UpdateListener>();
   readonly #stateListeners = new Set<(state: BrokerState) => void>();
   readonly #storedListeners = new Set<StoredListener>();
+  readonly #errorListeners = new Set<BrokerErrorListener>();
   readonly #logger: BrokerLogger;
   #state: BrokerState = 'starting';
 
@@ -78,8 +85,26 @@ export class BrokerEvents {
     }
   }
 
+  /** Registers a listener of failed operations; returns its unsubscribe function. */
+  onError(listener: BrokerErrorListener): () => void {
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
+  }
+
+  /** Tells the listeners that `operation` failed. */
+  emitError(operation: string, error: unknown): void {
+    for (const listener of this.#errorListeners) {
+      try {
+        listener(operation, error);
+      } catch (hookError) {
+        this.#logger.error({ err: hookError, operation }, 'broker error listener threw');
+      }
+    }
+  }
+
   /** Drops every listener. */
   clear(): void {
+    this.#errorListeners.clear();
     this.#storedListeners.clear();
     this.#updateListeners.clear();
     this.#stateListeners.clear();

@@ -1,4 +1,5 @@
 import { LATEST_TTL_MS } from '@flagsmith-rt/protocol';
+import { type Clock, systemClock } from '../clock.js';
 
 /** What the store remembers about an environment. */
 export interface LatestEntry {
@@ -28,9 +29,9 @@ export interface LatestStoreOptions {
   sweepIntervalMs?: number;
   /**
    * Clock in epoch milliseconds (tests inject one).
-   * @defaultValue `Date.now`
+   * @defaultValue `systemClock`
    */
-  now?: () => number;
+  now?: Clock;
 }
 
 /**
@@ -42,14 +43,14 @@ export class LatestStore {
   readonly #entries = new Map<string, LatestEntry>();
   readonly #ttlMs: number;
   readonly #sweepIntervalMs: number;
-  readonly #now: () => number;
+  readonly #now: Clock;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(options: LatestStoreOptions = {}) {
     this.#ttlMs = options.ttlMs ?? LATEST_TTL_MS;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? systemClock;
   }
 
   /** The live entry of an environment, or `undefined` if none or expired. */

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { CORS_ALLOW_ORIGIN } from '../http/cors.js';
-import type { StreamSink } from './subscriber.js';
+import type { PendingStream } from './subscriber.js';
 
 /**
- * The response head of a stream, written by hand on the raw socket. Never
- * compressed, and `Connection: close`: the socket is the stream's, it is
+ * The response head of an HTTP/1.x stream, written by hand on the raw socket.
+ * Never compressed, and `Connection: close`: the socket is the stream's, it is
  * closed when the stream ends and never reused (RFC 9112 §9.6).
  *
  * `chunked` (every HTTP/1.1 request): `Transfer-Encoding: chunked`, so a
@@ -14,7 +14,7 @@ import type { StreamSink } from './subscriber.js';
  * chunked coding, RFC 9112 §7.1) the body is close-delimited: every byte until
  * the connection closes (RFC 9112 §6.3, rule 8).
  */
-export function streamHead(date: Date, chunked: boolean): string {
+export function http1ResponseHead(date: Date, chunked: boolean): string {
   // [spec] text/event-stream is the only content type an EventSource accepts.
   return (
     'HTTP/1.1 200 OK\r\n' +
@@ -30,18 +30,18 @@ export function streamHead(date: Date, chunked: boolean): string {
 }
 
 /**
- * Takes over the socket of an HTTP/1.x request and writes the head and the
- * first frames (`retry:`, initial event; already chunked if `chunked`) in a
- * single write. Returns the socket as the stream's sink, or `undefined` if the
- * client already left.
+ * The socket of an HTTP/1.x request, taken over as a stream: opening it
+ * writes the head and the first frames (already chunked if `chunked`) in a
+ * single write, and the socket itself is the stream's sink.
  */
-export function openHttp1Stream(
-  socket: Socket,
-  preamble: readonly Uint8Array[],
-  chunked: boolean,
-): StreamSink | undefined {
-  if (socket.destroyed || !socket.writable) return undefined;
-  const head = Buffer.from(streamHead(new Date(), chunked), 'latin1');
-  socket.write(preamble.length === 0 ? head : Buffer.concat([head, ...preamble]));
-  return socket;
+export function pendingHttp1Stream(socket: Socket, chunked: boolean): PendingStream {
+  return {
+    chunked,
+    open(first, now) {
+      if (socket.destroyed || !socket.writable) return undefined;
+      const head = Buffer.from(http1ResponseHead(new Date(now), chunked), 'latin1');
+      socket.write(first.length === 0 ? head : Buffer.concat([head, ...first]));
+      return socket;
+    },
+  };
 }

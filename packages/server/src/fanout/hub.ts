@@ -1,22 +1,19 @@
-import {
-  encodeChunk,
-  encodeUpdateFrame,
-  KEEPALIVE_CHUNK,
-  KEEPALIVE_FRAME,
-  LAST_CHUNK,
-} from '@flagsmith-rt/protocol';
+import { encodeRetryFrame, encodeUpdateFrame } from '@flagsmith-rt/protocol';
 import type { Broker, BrokerUpdate } from '../broker/broker.js';
-import type { NatsOperation } from '../jetstream/options.js';
-import { DEFAULT_STREAM_AGE_JITTER } from '../options.js';
-import { LatencySamples } from './latency.js';
-import { createCounters, type HubCounters } from './stats.js';
-import { type StreamSink, Subscriber } from './subscriber.js';
-import { startSweeper, sweepIntervalFor } from './sweep.js';
+import { type Clock, systemClock } from '../clock.js';
+import { type Frame, frameOf, pick } from './frame.js';
+import type { Stats } from './stats.js';
+import { endStream, type PendingStream, Subscriber } from './subscriber.js';
+import { type SweepRules, startSweeper, sweepIntervalFor, sweepSubscribers } from './sweep.js';
 
 /** Options of {@link Hub}. */
 export interface HubOptions {
-  /** Where updates come from. */
+  /** Where updates come from, and the latest of each environment. */
   broker: Broker;
+  /** Where the hub counts what it writes, drops and closes. */
+  stats: Stats;
+  /** If set, every stream starts with `retry: <retryMs>`. */
+  retryMs?: number | undefined;
   /** Frames carry `id: <updated_at>`. */
   eventIds: boolean;
   /** A stream with no write for this long gets a keep-alive comment. */
@@ -25,69 +22,39 @@ export interface HubOptions {
   slowSubscriberTimeoutMs: number;
   /** Streams are ended after this long, less up to `streamAgeJitter` of it; 0 for never. @defaultValue 0 */
   maxStreamAgeMs?: number;
-  /** Fraction (0 to 1) of `maxStreamAgeMs` by which each stream's age is randomly shortened. @defaultValue 0.2 */
+  /** Fraction (0 to 1) of `maxStreamAgeMs` by which each stream's age is randomly shortened. @defaultValue 0 */
   streamAgeJitter?: number;
   /** Random numbers in [0, 1) for the age jitter. @defaultValue `Math.random` */
   random?: () => number;
-  /** Clock, epoch milliseconds. @defaultValue `Date.now` */
-  now?: () => number;
-}
-
-/** One subscriber as seen from outside, for tests and diagnostics. */
-export interface SubscriberSnapshot {
-  /** Environment key. */
-  environment: string;
-  /** The socket is not taking writes. */
-  blocked: boolean;
-  /** Newest undelivered timestamp, 0 for none. */
-  pendingAt: number;
-  /** Bytes queued in user space. */
-  writableLength: number;
+  /** The clock of every deadline and latency sample. @defaultValue {@link systemClock} */
+  clock?: Clock;
 }
 
 /** Fan-outs waiting for a stored time are forgotten beyond this many (the stream never delivered them). */
 const MAX_UNSTAMPED = 10_000;
 
 /**
- * The bytes of one update, built once per update: `plain` for HTTP/2 and
- * HTTP/1.0 streams, `chunked` (the same frame as one HTTP/1.1 chunk) for the rest.
- */
-export interface UpdateFrame {
-  readonly plain: Buffer;
-  readonly chunked: Buffer;
-}
-
-/** How long an aged-out stream may stay open after its end was sent. */
-const AGED_STREAM_GRACE_MS = 1_000;
-
-// [spec] A line starting with `:` is an SSE comment: clients ignore it, proxies see traffic.
-const KEEPALIVE = toBuffer(KEEPALIVE_FRAME);
-const KEEPALIVE_CHUNKED = toBuffer(KEEPALIVE_CHUNK);
-
-/**
- * The fan-out: environment -> open streams. Each update from the broker is
- * encoded once and the same buffer is written to every stream of its
- * environment, synchronously. One sweep timer sends keep-alives and closes
- * subscribers that stopped reading.
+ * The fan-out: environment -> open streams. A stream joins through
+ * {@link Hub.subscribe}, which writes its first frames. Each update from the
+ * broker is encoded once and the same buffer is written to every stream of
+ * its environment, synchronously. One sweep timer sends keep-alives and
+ * closes subscribers that stopped reading or reached their age.
  */
 export class Hub {
-  /** Plain-number counters read by metrics. */
-  readonly counters: HubCounters = createCounters();
-  /** Delivery latency samples: the update's acceptance (`storedAt`) to the last write of its fan-out. */
-  readonly latency = new LatencySamples();
-  /** The broker this hub follows. */
-  readonly broker: Broker;
+  /** The counters the hub adds to (shared with the routes and metrics). */
+  readonly stats: Stats;
 
+  private readonly broker: Broker;
+  private readonly retry: Frame | undefined;
   private readonly environments = new Map<string, Set<Subscriber>>();
   /** Fan-outs waiting for their stored time (see {@link Broker.onStored}), by environment. */
   private readonly unstamped = new Map<string, { updatedAt: number; writtenAt: number }>();
   private readonly frameOptions: { id: boolean };
-  private readonly keepAliveIntervalMs: number;
-  private readonly slowSubscriberTimeoutMs: number;
+  private readonly sweepRules: SweepRules;
   private readonly maxStreamAgeMs: number;
   private readonly streamAgeJitter: number;
   private readonly random: () => number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private active = 0;
   private closingState = false;
   private stopSweeper: (() => void) | undefined;
@@ -95,13 +62,18 @@ export class Hub {
 
   constructor(options: HubOptions) {
     this.broker = options.broker;
+    this.stats = options.stats;
+    this.retry =
+      options.retryMs === undefined ? undefined : frameOf(encodeRetryFrame(options.retryMs));
     this.frameOptions = { id: options.eventIds };
-    this.keepAliveIntervalMs = options.keepAliveIntervalMs;
-    this.slowSubscriberTimeoutMs = options.slowSubscriberTimeoutMs;
+    this.sweepRules = {
+      keepAliveIntervalMs: options.keepAliveIntervalMs,
+      slowSubscriberTimeoutMs: options.slowSubscriberTimeoutMs,
+    };
     this.maxStreamAgeMs = options.maxStreamAgeMs ?? 0;
-    this.streamAgeJitter = options.streamAgeJitter ?? DEFAULT_STREAM_AGE_JITTER;
+    this.streamAgeJitter = options.streamAgeJitter ?? 0;
     this.random = options.random ?? Math.random;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Open streams right now. */
@@ -130,11 +102,11 @@ export class Hub {
     };
     this.stopSweeper = startSweeper(
       sweepIntervalFor(
-        this.keepAliveIntervalMs,
-        this.slowSubscriberTimeoutMs,
+        this.sweepRules.keepAliveIntervalMs,
+        this.sweepRules.slowSubscriberTimeoutMs,
         this.maxStreamAgeMs * (1 - this.streamAgeJitter),
       ),
-      () => this.sweep(this.now()),
+      () => this.sweep(this.clock()),
     );
   }
 
@@ -147,22 +119,39 @@ export class Hub {
   }
 
   /** The bytes of one update event, both ways, each written unchanged to every stream of its kind. */
-  frameFor(updatedAt: number): UpdateFrame {
-    const plain = encodeUpdateFrame(updatedAt, this.frameOptions);
-    return { plain: toBuffer(plain), chunked: toBuffer(encodeChunk(plain)) };
+  private frameFor(updatedAt: number): Frame {
+    return frameOf(encodeUpdateFrame(updatedAt, this.frameOptions));
   }
 
   /**
-   * Registers a stream whose headers (and initial event) were already
-   * written; `chunked` if its body is HTTP/1.1 chunked. It is removed as soon
-   * as its socket closes.
+   * Opens `stream` and adds it to `environment`: its head goes out with
+   * `retry:` (if configured) and the initial event, the environment's latest
+   * timestamp, unless the client already has it (`lastEventId`, from
+   * `Last-Event-ID`). Reading the latest, writing it and joining the fan-out
+   * happen in this one synchronous call, so no update can slip between them.
+   * The subscriber is removed as soon as its socket closes. Returns
+   * `undefined` if the client already left.
    */
-  add(sink: StreamSink, environment: string, chunked = false): Subscriber {
-    const now = this.now();
-    const subscriber = new Subscriber(sink, environment, now, chunked);
+  subscribe(
+    stream: PendingStream,
+    environment: string,
+    lastEventId: number | undefined,
+  ): Subscriber | undefined {
+    const first: Buffer[] = [];
+    if (this.retry !== undefined) first.push(pick(this.retry, stream.chunked));
+    const latest = this.broker.latest(environment);
+    // [spec] A reconnecting EventSource sends the last `id:` it saw as Last-Event-ID;
+    // the initial event is skipped unless the latest is newer.
+    const initial = latest !== undefined && latest > (lastEventId ?? 0);
+    if (initial) first.push(pick(this.frameFor(latest), stream.chunked));
+    const now = this.clock();
+    const sink = stream.open(first, now);
+    if (sink === undefined) return undefined;
+    if (initial) this.stats.writesData++;
+    const subscriber = new Subscriber(sink, environment, now, stream.chunked);
     if (this.maxStreamAgeMs > 0) {
       // A deadline per stream, checked by the sweep: no timer per subscriber.
-      subscriber.closeAt = now + this.maxStreamAgeMs * (1 - this.random() * this.streamAgeJitter);
+      subscriber.ageAt = now + this.maxStreamAgeMs * (1 - this.random() * this.streamAgeJitter);
     }
     let set = this.environments.get(environment);
     if (set === undefined) {
@@ -171,7 +160,7 @@ export class Hub {
     }
     set.add(subscriber);
     this.active++;
-    this.counters.subscribersTotal++;
+    this.stats.subscribersTotal++;
     sink.on('drain', () => this.onDrain(subscriber));
     sink.on('error', () => this.onError(subscriber));
     sink.on('close', () => this.remove(subscriber));
@@ -183,10 +172,10 @@ export class Hub {
     const set = this.environments.get(update.environment);
     if (set === undefined) return;
     const frame = this.frameFor(update.updatedAt);
-    const now = this.now();
+    const now = this.clock();
     let written = 0;
     for (const subscriber of set) {
-      if (subscriber.blockedSince !== 0 || subscriber.closing) {
+      if (subscriber.blockedSince !== 0 || subscriber.ending !== undefined) {
         // Updates only move forward, so the newest is the only one worth keeping.
         subscriber.pendingAt = update.updatedAt;
         continue;
@@ -198,11 +187,11 @@ export class Hub {
       }
       written++;
     }
-    this.counters.writesData += written;
-    this.counters.fanouts++;
-    const writtenAt = this.now();
+    this.stats.writesData += written;
+    this.stats.fanouts++;
+    const writtenAt = this.clock();
     if (update.storedAt !== undefined) {
-      this.latency.record(writtenAt - update.storedAt);
+      this.stats.latency.record(writtenAt - update.storedAt);
     } else {
       // Published here and fanned out on the ack: the sample waits for the message time.
       if (this.unstamped.size >= MAX_UNSTAMPED) this.unstamped.clear();
@@ -215,52 +204,12 @@ export class Hub {
     const fanout = this.unstamped.get(environment);
     if (fanout === undefined || fanout.updatedAt !== updatedAt) return;
     this.unstamped.delete(environment);
-    this.latency.record(fanout.writtenAt - storedAt);
+    this.stats.latency.record(fanout.writtenAt - storedAt);
   };
 
-  /**
-   * Sends due keep-alives, closes subscribers blocked past the timeout, ends
-   * streams past their maximum age and drops subscribers whose sink was destroyed.
-   */
-  sweep(now: number): void {
-    const keepAliveBefore = now - this.keepAliveIntervalMs;
-    const blockedBefore = now - this.slowSubscriberTimeoutMs;
-    let keepalives = 0;
-    for (const set of this.environments.values()) {
-      for (const subscriber of set) {
-        // A transport destroyed without a 'close' reaching us: the subscriber must not
-        // stay (a ghost holds a MAX_SUBSCRIBERS slot and is counted as served).
-        if (subscriber.sink.destroyed) {
-          this.remove(subscriber);
-          continue;
-        }
-        // Ended by the drain, by age, or dropped: nothing more may be written.
-        if (subscriber.closing) {
-          // An aged-out stream whose client keeps its side open is cut after a grace period.
-          if (subscriber.closeAt !== 0 && subscriber.closeAt <= now) subscriber.sink.destroy();
-          continue;
-        }
-        if (subscriber.closeAt !== 0 && subscriber.closeAt <= now) {
-          this.endAged(subscriber, now);
-          continue;
-        }
-        if (subscriber.blockedSince !== 0) {
-          if (subscriber.blockedSince <= blockedBefore) {
-            subscriber.closing = true;
-            this.counters.slowSubscribersDropped++;
-            subscriber.sink.destroy();
-          }
-          continue;
-        }
-        if (subscriber.lastWriteAt > keepAliveBefore) continue;
-        subscriber.lastWriteAt = now;
-        subscriber.lastWriteKind = 'keepalive';
-        const keepalive = subscriber.chunked ? KEEPALIVE_CHUNKED : KEEPALIVE;
-        if (!subscriber.sink.write(keepalive)) subscriber.blockedSince = now;
-        keepalives++;
-      }
-    }
-    this.counters.writesKeepalive += keepalives;
+  /** One sweep over every subscriber (see {@link sweepSubscribers}). */
+  private sweep(now: number): void {
+    sweepSubscribers(this.environments.values(), now, this.sweepRules, this.stats, this.remove);
   }
 
   /**
@@ -280,21 +229,16 @@ export class Hub {
       for (let start = 0; start < all.length; start += perBatch) {
         if (start > 0) await delay(pause);
         for (const subscriber of all.slice(start, start + perBatch)) {
-          subscriber.closing = true;
+          subscriber.ending = 'drained';
           // The drain destroys what did not close; the age sweep must not cut its flush.
-          subscriber.closeAt = 0;
+          subscriber.graceAt = 0;
           endStream(subscriber);
         }
       }
     }
-    const deadline = this.now() + 1000;
-    while (this.active > 0 && this.now() < deadline) await delay(20);
+    const deadline = this.clock() + 1000;
+    while (this.active > 0 && this.clock() < deadline) await delay(20);
     for (const set of this.environments.values()) for (const s of set) s.sink.destroy();
-  }
-
-  /** Records one failed NATS operation (wire it to the broker's `onError`). */
-  recordNatsError(operation: NatsOperation): void {
-    if (operation in this.counters.natsErrors) this.counters.natsErrors[operation]++;
   }
 
   /**
@@ -313,75 +257,32 @@ export class Hub {
     return counts;
   }
 
-  /** Every open stream, for tests and diagnostics (allocates; not for hot paths). */
-  snapshot(): SubscriberSnapshot[] {
-    const out: SubscriberSnapshot[] = [];
-    for (const set of this.environments.values()) {
-      for (const s of set) {
-        out.push({
-          environment: s.environment,
-          blocked: s.blockedSince !== 0,
-          pendingAt: s.pendingAt,
-          writableLength: s.sink.writableLength,
-        });
-      }
-    }
-    return out;
-  }
-
-  /**
-   * Ends a stream that reached its age: the client reconnects (through the
-   * load balancer, possibly to another instance) and gets the latest again.
-   * A socket that cannot flush is destroyed at once; one that flushed but is
-   * not closed by the client within {@link AGED_STREAM_GRACE_MS}, by the sweep.
-   */
-  private endAged(subscriber: Subscriber, now: number): void {
-    subscriber.closing = true;
-    this.counters.streamAgeCloses++;
-    if (subscriber.blockedSince !== 0) {
-      subscriber.sink.destroy();
-      return;
-    }
-    subscriber.closeAt = now + AGED_STREAM_GRACE_MS;
-    endStream(subscriber);
-  }
-
   private onDrain(subscriber: Subscriber): void {
-    if (subscriber.closing) return;
+    if (subscriber.ending !== undefined) return;
     subscriber.blockedSince = 0;
     if (subscriber.pendingAt === 0) return;
-    const now = this.now();
+    const now = this.clock();
     const frame = this.frameFor(subscriber.pendingAt);
     subscriber.pendingAt = 0;
     subscriber.lastWriteAt = now;
     subscriber.lastWriteKind = 'data';
-    this.counters.writesData++;
-    if (!subscriber.sink.write(subscriber.chunked ? frame.chunked : frame.plain)) {
+    this.stats.writesData++;
+    if (!subscriber.sink.write(pick(frame, subscriber.chunked))) {
       subscriber.blockedSince = now;
     }
   }
 
   private onError(subscriber: Subscriber): void {
-    if (subscriber.lastWriteKind === 'data') this.counters.writeErrorsData++;
-    else this.counters.writeErrorsKeepalive++;
+    if (subscriber.lastWriteKind === 'data') this.stats.writeErrorsData++;
+    else this.stats.writeErrorsKeepalive++;
   }
 
-  private remove(subscriber: Subscriber): void {
+  private readonly remove = (subscriber: Subscriber): void => {
     const set = this.environments.get(subscriber.environment);
     if (set === undefined || !set.delete(subscriber)) return;
     if (set.size === 0) this.environments.delete(subscriber.environment);
     this.active--;
-  }
-}
-
-/** Ends a stream gracefully: a chunked body with its last-chunk, so the client sees a complete response. */
-function endStream(subscriber: Subscriber): void {
-  if (subscriber.chunked) subscriber.sink.end(LAST_CHUNK);
-  else subscriber.sink.end();
-}
-
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,85 +1,84 @@
-import type { NatsOperation } from '../jetstream/options.js';
-
-/** Every {@link NatsOperation}, in the order metrics list them. */
-export const NATS_OPERATIONS: readonly NatsOperation[] = [
-  'connect',
-  'publish',
-  'create_jetstream',
-  'create_consumer',
-  'pull',
-  'read',
-  'ack',
-];
+import type { PublishOutcome } from '../broker/broker.js';
+import type { HttpErrorCode } from '../errors.js';
+import { LatencySamples } from './latency.js';
 
 /**
- * Plain-number counters of the fan-out, read by metrics through collect
- * callbacks at scrape time. The hot path only adds to fields (once per
- * fan-out, not once per write); nothing here allocates.
+ * Plain-number counters of one plugin instance, read by metrics through
+ * collect callbacks at scrape time. Each fact is counted in one place: the
+ * hub adds its own (writes, drops, closes) to the fields, once per fan-out
+ * rather than once per write; the routes and the broker call the methods.
+ * Nothing here allocates on a hot path.
  */
-export interface HubCounters {
+export class Stats {
   /** Streams opened since start. */
-  subscribersTotal: number;
+  subscribersTotal = 0;
   /** Update frames written (one per subscriber per update, initial events included). */
-  writesData: number;
+  writesData = 0;
   /** Keep-alive comments written. */
-  writesKeepalive: number;
+  writesKeepalive = 0;
   /** `/livez` and `/readyz` responses sent in full. */
-  writesHealthcheck: number;
+  writesHealthcheck = 0;
   /** Sockets that failed while the last write to them was an update frame. */
-  writeErrorsData: number;
+  writeErrorsData = 0;
   /** Sockets that failed while the last write to them was a keep-alive. */
-  writeErrorsKeepalive: number;
+  writeErrorsKeepalive = 0;
   /** `/livez` and `/readyz` responses whose connection closed before they were sent in full. */
-  writeErrorsHealthcheck: number;
+  writeErrorsHealthcheck = 0;
   /** Subscribers destroyed because they read nothing for `slowSubscriberTimeoutMs`. */
-  slowSubscribersDropped: number;
+  slowSubscribersDropped = 0;
   /** Streams ended because they reached their maximum age. */
-  streamAgeCloses: number;
+  streamAgeCloses = 0;
   /** Subscriptions refused with 503 because the instance serves `maxSubscribers` streams. */
-  shedMaxSubscribers: number;
+  shedMaxSubscribers = 0;
   /** Subscriptions refused with 503 because the broker is not ready or the instance is shutting down. */
-  shedUnavailable: number;
+  shedUnavailable = 0;
   /** Publishes acknowledged with a new latest timestamp. */
-  publishesPublished: number;
+  publishesPublished = 0;
   /** Publishes of a timestamp that was already the latest. */
-  publishesDuplicate: number;
+  publishesDuplicate = 0;
   /** Publishes older than the latest: accepted, not fanned out. */
-  publishesStale: number;
+  publishesStale = 0;
   /** Publishes refused with 400 (key or body). */
-  publishesInvalid: number;
+  publishesInvalid = 0;
   /** Publishes refused with 401 (missing or wrong token). */
-  publishesUnauthorized: number;
+  publishesUnauthorized = 0;
   /** Publishes answered 503 because the broker could not take them. */
-  publishesUnavailable: number;
+  publishesUnavailable = 0;
   /** Fan-outs performed (updates that had at least one local subscriber). */
-  fanouts: number;
-  /** Failed NATS operations, reported by the broker's `onError`. */
-  natsErrors: Record<NatsOperation, number>;
-}
+  fanouts = 0;
+  /** Failed broker operations by name, reported through `Broker.onError`. */
+  readonly brokerErrors = new Map<string, number>();
+  /** Delivery latency samples: the update's acceptance (`storedAt`) to the last write of its fan-out. */
+  readonly latency = new LatencySamples();
 
-/** A zeroed {@link HubCounters}. */
-export function createCounters(): HubCounters {
-  const natsErrors = {} as Record<NatsOperation, number>;
-  for (const operation of NATS_OPERATIONS) natsErrors[operation] = 0;
-  return {
-    subscribersTotal: 0,
-    writesData: 0,
-    writesKeepalive: 0,
-    writesHealthcheck: 0,
-    writeErrorsData: 0,
-    writeErrorsKeepalive: 0,
-    writeErrorsHealthcheck: 0,
-    slowSubscribersDropped: 0,
-    streamAgeCloses: 0,
-    shedMaxSubscribers: 0,
-    shedUnavailable: 0,
-    publishesPublished: 0,
-    publishesDuplicate: 0,
-    publishesStale: 0,
-    publishesInvalid: 0,
-    publishesUnauthorized: 0,
-    publishesUnavailable: 0,
-    fanouts: 0,
-    natsErrors,
+  /** A publish the broker took, by what it did with it. */
+  published(outcome: PublishOutcome): void {
+    if (outcome === 'published') this.publishesPublished++;
+    else if (outcome === 'duplicate') this.publishesDuplicate++;
+    else this.publishesStale++;
+  }
+
+  /** A publish answered with `statusCode`; only refusals (4xx, 503) count. */
+  publishAnswered(statusCode: number): void {
+    if (statusCode === 401) this.publishesUnauthorized++;
+    else if (statusCode === 503) this.publishesUnavailable++;
+    else if (statusCode >= 400 && statusCode < 500) this.publishesInvalid++;
+  }
+
+  /** A subscription refused with a `503` of this code. */
+  shed(code: HttpErrorCode): void {
+    if (code === 'too_many_subscribers') this.shedMaxSubscribers++;
+    else this.shedUnavailable++;
+  }
+
+  /** A probe response closed: sent in full (`finished`) or cut by its connection. */
+  healthcheckClosed(finished: boolean): void {
+    if (finished) this.writesHealthcheck++;
+    else this.writeErrorsHealthcheck++;
+  }
+
+  /** A failed broker operation (the plugin wires it to `Broker.onError`). */
+  readonly brokerError = (operation: string): void => {
+    this.brokerErrors.set(operation, (this.brokerErrors.get(operation) ?? 0) + 1);
   };
 }

@@ -1,5 +1,3 @@
-import { AUTH_SCHEME } from '@flagsmith-rt/protocol';
-
 /** Sent on every response, errors and streams included: any origin may subscribe. */
 export const CORS_ALLOW_ORIGIN = '*';
 
@@ -20,6 +18,3 @@ export const PREFLIGHT_HEADERS: Readonly<Record<string, string>> = Object.freeze
     'Authorization, Content-Type, Last-Event-ID, X-Environment-Key, Cache-Control, Accept, User-Agent',
   'access-control-max-age': '86400',
 });
-
-/** The `WWW-Authenticate` challenge of a 401 from `queue-change`. */
-export const WWW_AUTHENTICATE = AUTH_SCHEME;

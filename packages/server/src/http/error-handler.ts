@@ -1,11 +1,41 @@
-import { validateEnvironmentKey } from '@flagsmith-rt/protocol';
+import { QUEUE_CHANGE_ROUTE, STREAM_ROUTE, validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerUnavailableError } from '../broker/broker.js';
-import { HttpError } from '../errors.js';
+import { HttpError, type RefusalHeaders, refusalHeaders, unavailable } from '../errors.js';
 import { CORS_RESPONSE_HEADERS } from './cors.js';
 
-/** Paths shaped like an environment route, whatever the key (for keys the router could not match). */
-const ENVIRONMENT_ROUTE_SHAPE = /^\/+sse\/environments\/([^/]*)\/(stream|queue-change)\/?$/;
+/** The environment routes, as the protocol names them: method and path segments. */
+const ENVIRONMENT_ROUTES = [
+  { method: 'GET', segments: segmentsOf(STREAM_ROUTE) },
+  { method: 'POST', segments: segmentsOf(QUEUE_CHANGE_ROUTE) },
+] as const;
+
+function segmentsOf(route: string): string[] {
+  return route.replace(/^\/+|\/$/g, '').split('/');
+}
+
+/**
+ * The raw key of a path shaped like an environment route of `method`, whatever
+ * the key (empty, too long, undecodable: those the router could not match);
+ * `undefined` if the path is no environment route. Leading slashes repeat
+ * (`//sse/...`) and one trailing slash is allowed, as the router does.
+ */
+export function environmentRouteKey(method: string, url: string): string | undefined {
+  const path = url.split('?', 1)[0] ?? '';
+  const given = segmentsOf(path);
+  for (const route of ENVIRONMENT_ROUTES) {
+    if (method !== route.method && !(route.method === 'GET' && method === 'HEAD')) continue;
+    if (given.length !== route.segments.length) continue;
+    let key: string | undefined;
+    const matches = route.segments.every((segment, i) => {
+      if (!segment.startsWith(':')) return segment === given[i];
+      key = given[i];
+      return true;
+    });
+    if (matches) return key ?? '';
+  }
+  return undefined;
+}
 
 /** Sends an {@link HttpError} as `{"error": {"code", "message"}}`, with CORS and its headers. */
 export function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
@@ -23,18 +53,9 @@ export function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
  * or with an unusable content type is a `400` (the protocol's rule for bad
  * publishes). Only a genuine fault becomes a `500`.
  */
-export function toHttpError(error: unknown, retryAfterSeconds: number): HttpError {
+export function toHttpError(error: unknown, refusal: RefusalHeaders): HttpError {
   if (error instanceof HttpError) return error;
-  if (error instanceof BrokerUnavailableError) {
-    return new HttpError(
-      503,
-      'broker_unavailable',
-      'The message broker is unavailable; retry later.',
-      {
-        'retry-after': String(retryAfterSeconds),
-      },
-    );
-  }
+  if (error instanceof BrokerUnavailableError) return unavailable(refusal, error);
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode ?? 500;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
@@ -56,8 +77,9 @@ export function toHttpError(error: unknown, retryAfterSeconds: number): HttpErro
 
 /** The plugin's error handler: every error, Fastify's included, in one JSON shape. */
 export function errorHandlerFor(retryAfterSeconds: number) {
+  const refusal = refusalHeaders(retryAfterSeconds);
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const httpError = toHttpError(error, retryAfterSeconds);
+    const httpError = toHttpError(error, refusal);
     if (httpError.statusCode >= 500 && httpError.code === 'internal_error') {
       request.log.error({ err: error }, 'request failed');
     }
@@ -71,13 +93,12 @@ export function errorHandlerFor(retryAfterSeconds: number) {
  * `maxParamLength`, undecodable) gets the key's `400`, as the protocol asks.
  */
 export function notFoundError(method: string, url: string): HttpError {
-  const path = url.split('?', 1)[0] ?? '';
-  const match = ENVIRONMENT_ROUTE_SHAPE.exec(path);
-  const expected = match?.[2] === 'stream' ? 'GET' : 'POST';
-  if (match && (method === expected || (expected === 'GET' && method === 'HEAD'))) {
-    const key = validateEnvironmentKey(safeDecode(match[1] ?? ''));
+  const raw = environmentRouteKey(method, url);
+  if (raw !== undefined) {
+    const key = validateEnvironmentKey(safeDecode(raw));
     if (!key.ok) return new HttpError(400, key.error.code, key.error.message);
   }
+  const path = url.split('?', 1)[0] ?? '';
   return new HttpError(404, 'not_found', `No route ${method} ${path}.`);
 }
 
@@ -96,7 +117,7 @@ export function frameworkErrorHandler(
     if (fromShape.statusCode === 400) return sendError(reply, fromShape);
     return sendError(reply, new HttpError(400, 'bad_request', 'The URL is malformed.'));
   }
-  return sendError(reply, toHttpError(error, 0));
+  return sendError(reply, toHttpError(error, NO_RETRY_AFTER));
 }
 
 function safeDecode(text: string): string {
@@ -107,3 +128,6 @@ function safeDecode(text: string): string {
     return text;
   }
 }
+
+/** Before routing nothing is refused for a broker, so no `Retry-After` is due. */
+const NO_RETRY_AFTER = refusalHeaders(0);

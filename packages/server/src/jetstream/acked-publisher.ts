@@ -6,6 +6,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/nats-core';
+import type { Clock } from '../clock.js';
 
 /** What JetStream answered to a stored message. */
 export interface PublishAck {
@@ -95,6 +96,7 @@ interface AckBody {
 export class AckedPublisher {
   readonly #nc: NatsConnection;
   readonly #timeoutMs: number;
+  readonly #clock: Clock;
   readonly #prefix: string;
   readonly #subscription: Subscription;
   readonly #pending = new Map<number, Pending>();
@@ -104,10 +106,12 @@ export class AckedPublisher {
   /**
    * @param nc - the connection
    * @param timeoutMs - how long a message waits for its acknowledgement
+   * @param clock - the broker's clock; the timeouts are measured on it
    */
-  constructor(nc: NatsConnection, timeoutMs: number) {
+  constructor(nc: NatsConnection, timeoutMs: number, clock: Clock) {
     this.#nc = nc;
     this.#timeoutMs = timeoutMs;
+    this.#clock = clock;
     // Replies come to `_INBOX.<nuid>.<n>`, the same shape as the client's own
     // requests, so the permissions documented for the service still hold.
     this.#prefix = `${createInbox()}.`;
@@ -118,11 +122,6 @@ export class AckedPublisher {
     });
     this.#sweep = setInterval(() => this.#expire(), Math.min(250, Math.max(10, timeoutMs / 4)));
     this.#sweep.unref();
-  }
-
-  /** Messages waiting for their acknowledgement. */
-  get inflight(): number {
-    return this.#pending.size;
   }
 
   /** Publishes one message and resolves with JetStream's acknowledgement. */
@@ -136,7 +135,7 @@ export class AckedPublisher {
         resolve,
         reject,
         subject,
-        deadline: performance.now() + this.#timeoutMs,
+        deadline: this.#clock() + this.#timeoutMs,
       });
       try {
         this.#nc.publish(subject, payload, { reply: this.#prefix + id, headers: header });
@@ -147,11 +146,15 @@ export class AckedPublisher {
     });
   }
 
-  /** Fails every message still waiting (the connection was lost or is closing). */
-  failAll(error: Error): void {
+  /**
+   * Fails every message still waiting (the connection was lost or is closing).
+   * Returns how many there were, for the log line that says so.
+   */
+  failAll(error: Error): number {
     const waiting = [...this.#pending.values()];
     this.#pending.clear();
     for (const pending of waiting) pending.reject(error);
+    return waiting.length;
   }
 
   /** Stops listening for acknowledgements and fails what is still waiting. */
@@ -197,7 +200,7 @@ export class AckedPublisher {
 
   #expire(): void {
     if (this.#pending.size === 0) return;
-    const now = performance.now();
+    const now = this.#clock();
     // Entries are in publish order and share one timeout: stop at the first still in time.
     for (const [id, pending] of this.#pending) {
       if (pending.deadline > now) break;

@@ -5,6 +5,7 @@ import {
   credsAuthenticator,
   nkeyAuthenticator,
 } from '@nats-io/nats-core';
+import type { Clock } from '../clock.js';
 import type { BrokerLogger } from '../logger.js';
 
 /** What a {@link JetStreamBrokerOptions.onError} report is about. */
@@ -104,11 +105,13 @@ export interface JetStreamBrokerOptions {
    */
   onError?: (operation: NatsOperation, error: unknown) => void;
   /**
-   * Clock in epoch milliseconds; the 1-hour memory of the latest timestamp
-   * is measured on it (tests inject one).
-   * @defaultValue `Date.now`
+   * The broker's one clock, epoch milliseconds: the 1-hour memory of the
+   * latest timestamp, the consumer watchdog, the start and backlog deadlines,
+   * the start retries' log interval and the acknowledgement timeouts are all
+   * measured on it (tests inject one; the timers themselves stay real).
+   * @defaultValue `systemClock` (`Date.now`)
    */
-  now?: () => number;
+  now?: Clock;
 }
 
 const encoder = new TextEncoder();

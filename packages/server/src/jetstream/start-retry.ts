@@ -1,10 +1,13 @@
+import type { Clock } from '../clock.js';
 import type { BrokerLogger } from '../logger.js';
 
 /** Options of {@link StartRetry}. */
 export interface StartRetryOptions {
   /** Where the (rate-limited) retry lines go. */
   logger: BrokerLogger;
-  /** Epoch ms after which no attempt is made; `undefined` retries forever. */
+  /** The broker's clock: the deadline and the log interval are measured on it. */
+  clock: Clock;
+  /** Epoch ms (on `clock`) after which no attempt is made; `undefined` retries forever. */
   deadline: number | undefined;
   /** First delay; it doubles per failure up to `maxDelayMs`. */
   minDelayMs: number;
@@ -47,7 +50,9 @@ export class StartRetry {
 
   /** Time left before the deadline, `undefined` without one. */
   remainingMs(): number | undefined {
-    return this.#options.deadline === undefined ? undefined : this.#options.deadline - Date.now();
+    return this.#options.deadline === undefined
+      ? undefined
+      : this.#options.deadline - this.#options.clock();
   }
 
   /**
@@ -56,7 +61,7 @@ export class StartRetry {
    * would start after the deadline.
    */
   async wait(error: unknown, message: string, fields: object = {}): Promise<boolean> {
-    const now = Date.now();
+    const now = this.#options.clock();
     this.#failures++;
     if (this.#failures === 1) this.#failingSince = now;
     if (this.#stopped) return false;
@@ -96,7 +101,11 @@ export class StartRetry {
   succeeded(message: string, fields: object = {}): void {
     if (this.#failures > 0) {
       this.#options.logger.info(
-        { ...fields, failedAttempts: this.#failures, afterMs: Date.now() - this.#failingSince },
+        {
+          ...fields,
+          failedAttempts: this.#failures,
+          afterMs: this.#options.clock() - this.#failingSince,
+        },
         message,
       );
     }

@@ -1,6 +1,25 @@
 import { STREAM_SETTINGS, type StreamStorage } from '@flagsmith-rt/protocol';
-import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
+import type { BrokerLogger } from '../logger.js';
+import {
+  messageOf,
+  type ReportError,
+  reported,
+  StreamConfigMismatchError,
+  type StreamSettingDifference,
+} from './errors.js';
+
+export { describeDifferences, type StreamSettingDifference } from './errors.js';
 
 /** The configurable parts of the stream. */
 export interface StreamDeployment {
@@ -8,16 +27,6 @@ export interface StreamDeployment {
   storage: StreamStorage;
   /** Replica count (1 for one node, 3 for a cluster). */
   replicas: number;
-}
-
-/** One setting of an existing stream that is not what the service needs. */
-export interface StreamSettingDifference {
-  /** The JetStream configuration field, e.g. `max_msgs_per_subject`. */
-  readonly setting: string;
-  /** What the service needs. */
-  readonly expected: unknown;
-  /** What the stream has. */
-  readonly actual: unknown;
 }
 
 /**
@@ -83,13 +92,92 @@ function sameSetting(want: unknown, have: unknown): boolean {
   return (want ?? false) === (have ?? false);
 }
 
-/** Formats differences for an error message: `setting: expected X, found Y`. */
-export function describeDifferences(differences: readonly StreamSettingDifference[]): string {
-  return differences
-    .map((d) => `${d.setting}: expected ${show(d.expected)}, found ${show(d.actual)}`)
-    .join('; ');
+/** What {@link ensureStream} needs besides the manager. */
+export interface EnsureStreamContext {
+  /** Storage and replicas the stream must have. */
+  readonly deployment: StreamDeployment;
+  /** Where "created the stream" goes. */
+  readonly logger: BrokerLogger;
+  /** Failed requests are reported as `create_jetstream`. */
+  readonly report: ReportError;
 }
 
-function show(value: unknown): string {
-  return value === undefined ? 'unset' : JSON.stringify(value);
+/**
+ * Creates the updates stream, or verifies an existing one; resolves its info.
+ * The service never changes an existing stream: one with other settings
+ * rejects with {@link StreamConfigMismatchError} listing every difference.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  context: EnsureStreamContext,
+): Promise<StreamInfo> {
+  const expected = streamConfigFor(context.deployment);
+  let info: StreamInfo | undefined = await reported(context.report, 'create_jetstream', () =>
+    jsm.streams.info(expected.name).catch((error: unknown) => {
+      if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+        return undefined;
+      }
+      throw error;
+    }),
+  );
+  if (info === undefined) {
+    try {
+      const created = await jsm.streams.add(expected);
+      context.logger.info({ stream: expected.name }, 'Created the JetStream stream');
+      return created;
+    } catch (error) {
+      // Another instance may have created it first; verify what is there.
+      context.report('create_jetstream', error);
+      info = await reported(context.report, 'create_jetstream', () =>
+        jsm.streams.info(expected.name),
+      );
+    }
+  }
+  const differences = diffStreamConfig(expected, info.config);
+  if (differences.length > 0) throw new StreamConfigMismatchError(expected.name, differences);
+  return info;
+}
+
+/**
+ * The updates stream as this broker sees it: created or verified at start,
+ * verified again after every reconnect (a memory-storage stream is lost when
+ * its server restarts; it is created again here or by another instance).
+ */
+export class StreamSetup {
+  readonly #context: EnsureStreamContext;
+  /** Creation time of the stream being followed: a different one means it was recreated. */
+  #created: string | undefined;
+
+  constructor(context: EnsureStreamContext) {
+    this.#context = context;
+  }
+
+  /** Creates or verifies the stream, once per start; see {@link ensureStream}. */
+  async ensure(jsm: JetStreamManager): Promise<void> {
+    this.#created ??= (await ensureStream(jsm, this.#context)).created;
+  }
+
+  /**
+   * Verifies the stream again (creating it if it is gone); resolves whether
+   * it was recreated, which is logged. Never rejects: a failure is reported
+   * and logged, and resolves `false`.
+   */
+  async verify(jsm: JetStreamManager): Promise<boolean> {
+    try {
+      const info = await ensureStream(jsm, this.#context);
+      const recreated = info.created !== this.#created;
+      if (recreated) {
+        this.#context.logger.warn({ stream: STREAM_SETTINGS.name }, 'The stream was recreated');
+      }
+      this.#created = info.created;
+      return recreated;
+    } catch (error) {
+      this.#context.report('create_jetstream', error);
+      this.#context.logger.error(
+        { err: messageOf(error) },
+        'Could not verify the stream after reconnecting',
+      );
+      return false;
+    }
+  }
 }

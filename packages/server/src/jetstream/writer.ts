@@ -2,9 +2,17 @@ import {
   decodeUpdateMessage,
   encodeUpdateMessage,
   messageIdFor,
+  STREAM_SETTINGS,
   subjectFor,
 } from '@flagsmith-rt/protocol';
-import type { PublishOutcome } from '../broker/broker.js';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { BrokerUnavailableError, type PublishOutcome } from '../broker/broker.js';
+import type { LatestEntry } from '../broker/latest-store.js';
+import type { Clock } from '../clock.js';
+import { AckedPublisher, PublishRejectedError } from './acked-publisher.js';
+import { messageOf, type ReportError } from './errors.js';
+import type { NatsOperation } from './options.js';
 
 /**
  * Conflicting writes to one environment are retried this many times before
@@ -201,5 +209,212 @@ export async function restoreUpdate(
   } catch (error) {
     if (channel.isConflict(error)) return undefined;
     throw error;
+  }
+}
+
+/** Options of {@link UpdateWriter}. */
+export interface UpdateWriterOptions {
+  /** The broker's connection. */
+  readonly nc: NatsConnection;
+  /** Reads the last message of a subject (direct get). */
+  readonly jsm: JetStreamManager;
+  /** How long a write waits for its acknowledgement. */
+  readonly publishTimeoutMs: number;
+  /** The broker's clock: acknowledgement timeouts, and the send time of a write. */
+  readonly clock: Clock;
+  /** Failed writes and reads are reported as `publish` and `read`. */
+  readonly report: ReportError;
+  /** Throws {@link BrokerUnavailableError} unless the broker is ready. */
+  readonly assertReady: () => void;
+  /** What this instance knows of an environment (the follower's memory). */
+  readonly known: (environment: string) => LatestEntry | undefined;
+  /**
+   * Records a durable update (the follower's `accept`): one read back from the
+   * stream (`stamped`: `storedAt` is its message time), or one this instance
+   * wrote (`storedAt` is only the send time).
+   */
+  readonly accept: (
+    environment: string,
+    updatedAt: number,
+    storedAt: number,
+    sequence: number,
+    stamped: boolean,
+  ) => void;
+}
+
+interface Waiter {
+  readonly updatedAt: number;
+  resolve(outcome: PublishOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The broker's write side: one write at a time per environment through
+ * {@link writeUpdate}, over its own acknowledgement matcher
+ * ({@link AckedPublisher}). Publishes that meet a write in progress wait and
+ * are answered with its result; publishes of one event-loop turn leave in one
+ * socket write. Everything waiting on NATS fails at once when the connection
+ * is lost ({@link UpdateWriter.failInflight}).
+ */
+export class UpdateWriter {
+  /** The write path's NATS calls, shared with {@link restoreUpdate}. */
+  readonly channel: UpdateChannel;
+  readonly #options: UpdateWriterOptions;
+  readonly #publisher: AckedPublisher;
+  readonly #queues = new Map<string, Waiter[]>();
+  /** Rejecters of reads waiting on NATS, failed at once when the connection is lost. */
+  readonly #inflight = new Set<(error: unknown) => void>();
+  #turn: Promise<void> | undefined;
+
+  constructor(options: UpdateWriterOptions) {
+    this.#options = options;
+    this.#publisher = new AckedPublisher(options.nc, options.publishTimeoutMs, options.clock);
+    this.channel = {
+      publish: (subject, payload, headers) => {
+        options.assertReady();
+        // The publisher fails this at once if the connection is lost (failInflight).
+        return this.#publisher.publish(subject, payload, headers);
+      },
+      isConflict: (error) => error instanceof PublishRejectedError && error.isWrongLastSequence,
+      readLast: (subject) => this.#readLast(subject),
+    };
+  }
+
+  /**
+   * Publishes an update; resolves after the JetStream acknowledgement, or at
+   * once when memory already holds the same (`duplicate`) or a newer (`stale`)
+   * timestamp. Waiters with an older timestamp than one written with them are
+   * answered `stale` once it is durable; they share its failure otherwise.
+   */
+  publish(environment: string, updatedAt: number): Promise<PublishOutcome> {
+    const known = this.#options.known(environment);
+    if (known !== undefined && updatedAt <= known.updatedAt) {
+      return Promise.resolve(updatedAt === known.updatedAt ? 'duplicate' : 'stale');
+    }
+    return new Promise<PublishOutcome>((resolve, reject) => {
+      const waiting = this.#queues.get(environment);
+      if (waiting !== undefined) {
+        waiting.push({ updatedAt, resolve, reject });
+        return;
+      }
+      this.#queues.set(environment, [{ updatedAt, resolve, reject }]);
+      void this.#drainQueue(environment);
+    });
+  }
+
+  /** {@link restoreUpdate} through this writer's channel. */
+  restore(
+    environment: string,
+    updatedAt: number,
+    overSequence: number,
+  ): Promise<WriteAck | undefined> {
+    return restoreUpdate(this.channel, environment, updatedAt, overSequence);
+  }
+
+  /** Fails every write and read waiting on NATS; returns how many writes were waiting. */
+  failInflight(error: BrokerUnavailableError): number {
+    const writes = this.#publisher.failAll(error);
+    for (const reject of this.#inflight) reject(error);
+    this.#inflight.clear();
+    return writes;
+  }
+
+  /** Stops listening for acknowledgements and fails everything waiting. */
+  close(error: BrokerUnavailableError): void {
+    this.#publisher.close(error);
+    this.failInflight(error);
+  }
+
+  async #drainQueue(environment: string): Promise<void> {
+    const queue = this.#queues.get(environment)!;
+    try {
+      // Publishes arriving in the same event-loop turn leave in one socket write.
+      await this.#nextTurn();
+      while (queue.length > 0) {
+        const batch = queue.splice(0);
+        let newest = 0;
+        for (const waiter of batch) newest = Math.max(newest, waiter.updatedAt);
+        let outcome: PublishOutcome;
+        try {
+          outcome = await this.#write(environment, newest);
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+          continue;
+        }
+        let first = true;
+        for (const waiter of batch) {
+          if (waiter.updatedAt < newest) waiter.resolve('stale');
+          else if (first) waiter.resolve(outcome);
+          else waiter.resolve(outcome === 'published' ? 'duplicate' : outcome);
+          if (waiter.updatedAt === newest) first = false;
+        }
+      }
+    } finally {
+      this.#queues.delete(environment);
+    }
+  }
+
+  #nextTurn(): Promise<void> {
+    this.#turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.#turn = undefined;
+        resolve();
+      }),
+    );
+    return this.#turn;
+  }
+
+  /** One write through the shared write path, with this instance's memory. */
+  async #write(environment: string, updatedAt: number): Promise<PublishOutcome> {
+    const { accept } = this.#options;
+    let result: WriteResult;
+    try {
+      result = await writeUpdate(this.channel, environment, updatedAt, {
+        known: () => this.#options.known(environment),
+        onRead: (last) => {
+          if (last.updatedAt !== undefined) {
+            accept(environment, last.updatedAt, last.storedAt, last.sequence, true);
+          }
+        },
+      });
+    } catch (error) {
+      // A conflict that outlasted the retries (PublishConflictError) is a 503 like any failed
+      // write: the publisher retries later.
+      throw this.#unavailable('publish', error);
+    }
+    if (result.outcome === 'published') {
+      // Fanned out now; the ack carries no timestamp, so the message time is
+      // passed on (onStored) when the consumer reads the message back.
+      accept(environment, updatedAt, this.#options.clock(), result.sequence ?? 0, false);
+    }
+    return result.outcome;
+  }
+
+  async #readLast(subject: string): Promise<StoredUpdate | undefined> {
+    let stored: StreamMessage | null;
+    try {
+      stored = await this.#guard(
+        this.#options.jsm.direct.getMessage(STREAM_SETTINGS.name, { last_by_subj: subject }),
+      );
+    } catch (error) {
+      throw this.#unavailable('read', error);
+    }
+    return storedUpdateOf(stored);
+  }
+
+  /** Settles with `request`, or fails as soon as the connection is lost. */
+  #guard<T>(request: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#inflight.add(reject);
+      request.then(resolve, reject).finally(() => this.#inflight.delete(reject));
+    });
+  }
+
+  #unavailable(operation: NatsOperation, error: unknown): BrokerUnavailableError {
+    if (error instanceof BrokerUnavailableError) return error;
+    this.#options.report(operation, error);
+    return new BrokerUnavailableError(`NATS could not take the ${operation}: ${messageOf(error)}`, {
+      cause: error,
+    });
   }
 }

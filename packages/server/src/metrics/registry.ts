@@ -1,6 +1,21 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Broker } from '../broker/broker.js';
 import type { Hub } from '../fanout/hub.js';
-import { NATS_OPERATIONS } from '../fanout/stats.js';
+import type { NatsOperation } from '../jetstream/options.js';
+
+/**
+ * The operations `flagsmith_sse_nats_errors_total` has a series for, from 0
+ * (the JetStream broker's names; another broker's are not exported).
+ */
+const NATS_OPERATIONS: readonly NatsOperation[] = [
+  'connect',
+  'publish',
+  'create_jetstream',
+  'create_consumer',
+  'pull',
+  'read',
+  'ack',
+];
 
 /** Buckets of `flagsmith_sse_delivery_latency_seconds`, in seconds. */
 export const DELIVERY_LATENCY_BUCKETS: readonly number[] = [
@@ -19,14 +34,14 @@ const ENVIRONMENT_SIZE_LABELS = ['1', '2-10', '11-100', '101-1000', '1001+'] as 
  * Builds the Prometheus registry of one plugin instance (not the global
  * default one, so several apps in one process do not collide), with the
  * process's default metrics. Every `flagsmith_sse_*` value is read from the
- * hub's plain-number counters at scrape time through `collect()`: serving
+ * hub and its plain-number stats at scrape time through `collect()`: serving
  * streams does no metrics work at all. Names, types and labels are the
  * contract in `docs/operations.md`.
  */
-export function createMetricsRegistry(hub: Hub): Registry {
+export function createMetricsRegistry(hub: Hub, broker: Broker): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register });
-  const c = hub.counters;
+  const c = hub.stats;
   const registers = [register];
 
   new Gauge({
@@ -71,7 +86,7 @@ export function createMetricsRegistry(hub: Hub): Registry {
     'Errors from NATS operations.',
     'operation',
     Object.fromEntries(
-      NATS_OPERATIONS.map((operation) => [operation, () => c.natsErrors[operation]]),
+      NATS_OPERATIONS.map((operation) => [operation, () => c.brokerErrors.get(operation) ?? 0]),
     ),
   );
   new Gauge({
@@ -79,7 +94,7 @@ export function createMetricsRegistry(hub: Hub): Registry {
     help: '1 while the broker is connected and the stream usable (as /readyz), else 0.',
     registers,
     collect() {
-      this.set(hub.broker.state === 'ready' ? 1 : 0);
+      this.set(broker.state === 'ready' ? 1 : 0);
     },
   });
   new Histogram({
@@ -88,7 +103,7 @@ export function createMetricsRegistry(hub: Hub): Registry {
     buckets: [...DELIVERY_LATENCY_BUCKETS],
     registers,
     collect() {
-      for (const ms of hub.latency.take()) this.observe(ms / 1000);
+      for (const ms of c.latency.take()) this.observe(ms / 1000);
     },
   });
   labelledCounter(register, 'flagsmith_sse_publishes_total', 'queue-change outcomes.', 'result', {
@@ -129,6 +144,12 @@ export function createMetricsRegistry(hub: Hub): Registry {
     'flagsmith_sse_stream_age_closes_total',
     'Streams the service ended because they reached MAX_STREAM_AGE.',
     () => c.streamAgeCloses,
+  );
+  counter(
+    register,
+    'flagsmith_sse_updates_coalesced_total',
+    'Updates not fanned out here because a newer one of the same environment replaced them first.',
+    () => broker.coalescedUpdates ?? 0,
   );
   return register;
 }

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { brokerUnavailableMessage } from '../broker/broker.js';
-import { HttpError } from '../errors.js';
+import { type Broker, brokerUnavailableMessage } from '../broker/broker.js';
+import { HttpError, refusalHeaders } from '../errors.js';
 import type { Hub } from '../fanout/hub.js';
+import type { Stats } from '../fanout/stats.js';
 
 /** `GET /livez`: 200 while the process serves requests. */
 export function livezHandler() {
@@ -10,24 +11,25 @@ export function livezHandler() {
 
 /**
  * `GET /readyz`: 200 only while the broker is `ready` and the instance is not
- * shutting down. Reads local state only, never a broker round trip.
+ * shutting down (the hub is draining). Reads local state only, never a broker
+ * round trip.
  */
-export function readyzHandler(hub: Hub, retryAfterSeconds: number) {
-  const retryAfter = { 'retry-after': String(retryAfterSeconds) };
+export function readyzHandler(hub: Hub, broker: Broker, retryAfterSeconds: number) {
+  const headers = refusalHeaders(retryAfterSeconds);
   return (_request: FastifyRequest, _reply: FastifyReply) => {
     if (hub.closing) {
-      throw new HttpError(503, 'shutting_down', 'This instance is shutting down.', retryAfter);
+      throw new HttpError(503, 'shutting_down', 'This instance is shutting down.', headers);
     }
-    const state = hub.broker.state;
+    const state = broker.state;
     if (state !== 'ready') {
       throw new HttpError(
         503,
         'not_ready',
         `The message broker is ${state}: ${brokerUnavailableMessage(state)}`,
-        retryAfter,
+        headers,
       );
     }
-    return { status: 'ready', broker: hub.broker.kind };
+    return { status: 'ready', broker: broker.kind };
   };
 }
 
@@ -36,12 +38,9 @@ export function readyzHandler(hub: Hub, retryAfterSeconds: number) {
  * `healthcheck` write once it was sent in full, or as a `healthcheck` write
  * error when its connection closed first.
  */
-export function countHealthcheck(hub: Hub) {
+export function countHealthcheck(stats: Stats) {
   return async (_request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const response = reply.raw;
-    response.once('close', () => {
-      if (response.writableFinished) hub.counters.writesHealthcheck++;
-      else hub.counters.writeErrorsHealthcheck++;
-    });
+    response.once('close', () => stats.healthcheckClosed(response.writableFinished));
   };
 }

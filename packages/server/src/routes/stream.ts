@@ -1,18 +1,13 @@
 import { type Http2ServerRequest, constants as http2Constants } from 'node:http2';
-import {
-  encodeChunk,
-  encodeRetryFrame,
-  parseEventId,
-  validateEnvironmentKey,
-} from '@flagsmith-rt/protocol';
+import { parseEventId, validateEnvironmentKey } from '@flagsmith-rt/protocol';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { brokerUnavailableMessage } from '../broker/broker.js';
-import { HttpError } from '../errors.js';
-import { openHttp1Stream } from '../fanout/http1-sink.js';
-import { openHttp2Stream } from '../fanout/http2-sink.js';
+import type { Broker } from '../broker/broker.js';
+import { HttpError, type RefusalHeaders, refusalHeaders, unavailable } from '../errors.js';
+import { pendingHttp1Stream } from '../fanout/http1-sink.js';
+import { pendingHttp2Stream } from '../fanout/http2-sink.js';
 import type { Hub } from '../fanout/hub.js';
+import type { Stats } from '../fanout/stats.js';
 import type { RefusalHolds } from '../http/refusal-hold.js';
-import type { ResolvedOptions } from '../options.js';
 
 /** Route params of the environment routes. */
 export interface EnvironmentParams {
@@ -26,18 +21,52 @@ export interface StreamQuery {
   lastEventId?: string | string[];
 }
 
+/** What the stream route needs besides the hub. */
+export interface StreamRouteOptions {
+  /** Whose state admits new streams. */
+  broker: Broker;
+  /** Where refusals are counted. */
+  stats: Stats;
+  /** Where refusals wait before they are answered. */
+  holds: RefusalHolds;
+  /** Open streams beyond this many are refused. */
+  maxSubscribers: number | undefined;
+  /** `Retry-After` of the refusals, in seconds. */
+  retryAfterSeconds: number;
+}
+
 /**
  * `GET /sse/environments/:environment/stream`: validates the key, refuses
- * with `503` when no stream can be served, then takes over the socket (HTTP/1.x)
- * or the HTTP/2 stream, writes the head, `retry:` and the initial event, and
- * hands it to the hub.
+ * with `503` when no stream can be served, then takes over the socket
+ * (HTTP/1.x) or the HTTP/2 stream and hands it to {@link Hub.subscribe},
+ * which writes the head and the first frames.
  */
-export function streamHandler(hub: Hub, options: ResolvedOptions, holds: RefusalHolds) {
-  const retryFrame = options.retryMs === undefined ? undefined : encodeRetryFrame(options.retryMs);
-  const retryChunk = retryFrame && encodeChunk(retryFrame);
-  const retryAfter = { 'retry-after': String(options.retryAfterSeconds) };
+export function streamHandler(hub: Hub, options: StreamRouteOptions) {
+  const { broker, stats, holds, maxSubscribers } = options;
+  const http2Headers = refusalHeaders(options.retryAfterSeconds);
   // A refused HTTP/1.1 connection is not reused (HTTP/2 forbids the field).
-  const retryAfterClose = { ...retryAfter, connection: 'close' };
+  const http1Headers = refusalHeaders(options.retryAfterSeconds, true);
+
+  const admissionError = (headers: RefusalHeaders): HttpError | undefined => {
+    if (hub.closing) {
+      return new HttpError(
+        503,
+        'shutting_down',
+        'This instance is shutting down; reconnect.',
+        headers,
+      );
+    }
+    if (broker.state !== 'ready') return unavailable(headers, broker.state);
+    if (maxSubscribers !== undefined && hub.subscriberCount >= maxSubscribers) {
+      return new HttpError(
+        503,
+        'too_many_subscribers',
+        'This instance serves its maximum number of streams; retry later.',
+        headers,
+      );
+    }
+    return undefined;
+  };
 
   return (
     request: FastifyRequest<{ Params: EnvironmentParams; Querystring: StreamQuery }>,
@@ -45,7 +74,6 @@ export function streamHandler(hub: Hub, options: ResolvedOptions, holds: Refusal
   ): void | Promise<void> => {
     const key = validateEnvironmentKey(request.params.environment);
     if (!key.ok) throw new HttpError(400, key.error.code, key.error.message);
-    const environment = key.value;
     // Only a real HTTP/2 stream takes the HTTP/2 path: an HTTP/1 request line may claim any version.
     const http2Stream = (request.raw as { stream?: Http2ServerRequest['stream'] }).stream;
     if (http2Stream === undefined && request.raw.httpVersionMajor !== 1) {
@@ -55,34 +83,19 @@ export function streamHandler(hub: Hub, options: ResolvedOptions, holds: Refusal
         `HTTP/${request.raw.httpVersion} is not spoken in an HTTP/1 request; use HTTP/1.1, or HTTP/2 framing.`,
       );
     }
-    const refusal = admissionError(hub, options, http2Stream ? retryAfter : retryAfterClose);
+    const refusal = admissionError(http2Stream ? http2Headers : http1Headers);
     if (refusal) {
-      if (refusal.code === 'too_many_subscribers') hub.counters.shedMaxSubscribers++;
-      else hub.counters.shedUnavailable++;
+      stats.shed(refusal.code);
       return holdThenRefuse(holds, reply, refusal);
     }
-
-    // Every HTTP/1.1 stream is chunked; HTTP/1.0 has no chunked coding, HTTP/2 its own framing.
-    const chunked = http2Stream === undefined && request.raw.httpVersionMinor >= 1;
-    const preamble: Uint8Array[] = [];
-    if (retryFrame && retryChunk) preamble.push(chunked ? retryChunk : retryFrame);
-    const latest = hub.broker.latest(environment);
-    // [spec] A reconnecting EventSource sends the last `id:` it saw as Last-Event-ID;
-    // the initial event is skipped unless the latest is newer.
-    if (latest !== undefined && latest > (lastEventIdOf(request) ?? 0)) {
-      const frame = hub.frameFor(latest);
-      preamble.push(chunked ? frame.chunked : frame.plain);
-      hub.counters.writesData++;
-    }
-
     reply.hijack();
-    // HTTP/1.x: the raw socket (the hot path). HTTP/2: the request's own stream.
-    const sink =
+    // HTTP/1.x: the raw socket (the hot path), chunked unless HTTP/1.0, which has no
+    // chunked coding. HTTP/2: the request's own stream, with its own framing.
+    const stream =
       http2Stream !== undefined
-        ? openHttp2Stream(http2Stream, preamble)
-        : openHttp1Stream(request.raw.socket, preamble, chunked);
-    // Registered in the same tick as latest() was read: no update can slip between.
-    if (sink) hub.add(sink, environment, chunked);
+        ? pendingHttp2Stream(http2Stream)
+        : pendingHttp1Stream(request.raw.socket, request.raw.httpVersionMinor >= 1);
+    hub.subscribe(stream, key.value, lastEventIdOf(request));
   };
 }
 
@@ -112,38 +125,6 @@ function holdThenRefuse(
     }
     throw refusal;
   });
-}
-
-function admissionError(
-  hub: Hub,
-  options: ResolvedOptions,
-  retryAfter: Record<string, string>,
-): HttpError | undefined {
-  if (hub.closing) {
-    return new HttpError(
-      503,
-      'shutting_down',
-      'This instance is shutting down; reconnect.',
-      retryAfter,
-    );
-  }
-  if (hub.broker.state !== 'ready') {
-    return new HttpError(
-      503,
-      'broker_unavailable',
-      brokerUnavailableMessage(hub.broker.state),
-      retryAfter,
-    );
-  }
-  if (options.maxSubscribers !== undefined && hub.subscriberCount >= options.maxSubscribers) {
-    return new HttpError(
-      503,
-      'too_many_subscribers',
-      'This instance serves its maximum number of streams; retry later.',
-      retryAfter,
-    );
-  }
-  return undefined;
 }
 
 /** `Last-Event-ID` header, else `?lastEventId=`; invalid values are ignored. */

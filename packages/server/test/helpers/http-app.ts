@@ -2,8 +2,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Broker, BrokerState } from '../../src/broker/broker.js';
 import { EmbeddedBroker } from '../../src/broker/embedded.js';
 import { frameworkErrorHandler } from '../../src/http/error-handler.js';
+import { ROUTER_OPTIONS } from '../../src/http/server-options.js';
 import type { FlagsmithRealtimeOptions } from '../../src/options.js';
-import { flagsmithRealtime, ROUTER_OPTIONS } from '../../src/plugin.js';
+import { flagsmithRealtime } from '../../src/plugin.js';
 
 /** The publish token every HTTP test uses. */
 export const TOKEN = 'test-token-0123456789';

@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Random } from './random.js';
 
 /** The HTTP/2 connection preface (RFC 9113 §3.4). */
@@ -94,12 +95,16 @@ export interface H2Case {
   reset: boolean;
 }
 
-/**
- * The `index`-th connection of the h2 phase: kinds in turn, details seeded. Paths are the
- * stream route of `streamKey` (so a stream registers in the hub before the fault) or `/livez`.
- */
+/** The `index`-th connection of a mixed run: kinds in turn, details seeded. */
 export function h2Case(rng: Random, index: number, streamKey: string): H2Case {
-  const kind = H2_CASE_KINDS[index % H2_CASE_KINDS.length]!;
+  return h2CaseOfKind(H2_CASE_KINDS[index % H2_CASE_KINDS.length]!, rng, streamKey);
+}
+
+/**
+ * One connection of `kind`, details seeded. Paths are the stream route of `streamKey` (so a
+ * stream registers in the hub before the fault) or `/livez`.
+ */
+export function h2CaseOfKind(kind: H2CaseKind, rng: Random, streamKey: string): H2Case {
   const streamPath = `/sse/environments/${streamKey}/stream`;
   const path = rng.chance(0.5) ? streamPath : '/livez';
   const start = [H2_PREFACE, h2Frame(SETTINGS, 0, 0)];
@@ -196,43 +201,114 @@ export function h2Case(rng: Random, index: number, streamKey: string): H2Case {
 
 /** A connection of the h2 phase, running or held open. */
 export interface H2Connection {
-  /** Resolves when the case finished (ended by us after its hold, or closed by the server). */
+  /** Resolves once the bytes were written (`true`), or the connection failed first (`false`). */
+  opened: Promise<boolean>;
+  /** Resolves after the hold (a held case: when closed), or when the connection failed. */
   done: Promise<void>;
-  /** Whether the server closed it first. */
+  /** Whether the TCP connection was established. */
+  connected: () => boolean;
+  /** Whether the server closed it before we ended it (after connecting). */
   closedByServer: () => boolean;
   /** Ends it now. */
   destroy: () => void;
 }
 
-/** Runs one {@link H2Case} against 127.0.0.1:`port`. */
-export function runH2Case(port: number, c: H2Case): H2Connection {
-  let socket: Socket | undefined;
+/**
+ * A connection to 127.0.0.1:`port`: plain TCP (h2c), or with `secure` TLS offering only ALPN
+ * `h2` (any certificate accepted: the peer is the service under test).
+ */
+function open(port: number, secure: boolean): { socket: Socket; connectEvent: string } {
+  if (!secure) return { socket: connect({ host: '127.0.0.1', port }), connectEvent: 'connect' };
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port,
+    ALPNProtocols: ['h2'],
+    rejectUnauthorized: false,
+  });
+  return { socket, connectEvent: 'secureConnect' };
+}
+
+/** A TCP reset where the socket allows it (a TLS socket may not), else a plain close. */
+function reset(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+/** Runs one {@link H2Case} against 127.0.0.1:`port` (over TLS with `secure`). */
+export function runH2Case(port: number, c: H2Case, secure = false): H2Connection {
   let byServer = false;
   let ended = false;
+  let isConnected = false;
+  let markOpened: (ok: boolean) => void = () => {};
+  const opened = new Promise<boolean>((resolve) => {
+    markOpened = resolve;
+  });
+  const { socket, connectEvent } = open(port, secure);
   const done = new Promise<void>((resolve) => {
-    socket = connect({ host: '127.0.0.1', port }, () => {
-      socket?.write(c.bytes);
+    socket.once(connectEvent, () => {
+      isConnected = true;
+      socket.write(c.bytes, () => markOpened(true));
       if (c.holdMs === undefined) return;
       setTimeout(() => {
         ended = true;
-        if (c.reset && !socket?.destroyed) socket?.resetAndDestroy();
-        else socket?.destroy();
+        if (c.reset && !socket.destroyed) reset(socket);
+        else socket.destroy();
         resolve();
       }, c.holdMs);
     });
     socket.on('data', () => {});
     socket.on('error', () => {});
-    socket.on('close', () => {
-      if (!ended) byServer = true;
-      resolve();
+    socket.once('close', () => {
+      if (!ended && isConnected) byServer = true;
+      markOpened(false);
+      // A timed case keeps its pace (the next connection after the hold, as an attacker's
+      // timer would) even when the server closed first; a held or failed one is done now.
+      if (c.holdMs === undefined || !isConnected) resolve();
     });
   });
   return {
+    opened,
     done,
+    connected: () => isConnected,
     closedByServer: () => byServer,
     destroy: () => {
       ended = true;
-      socket?.destroy();
+      socket.destroy();
     },
   };
+}
+
+/**
+ * What the port speaks to an h2 client (over TLS with `secure`, offering ALPN `h2`): `h2` if
+ * it answers the preface with a SETTINGS frame (h2c on), `http/1.1` if with an HTTP/1.1
+ * status line (h2c off), else `none`.
+ */
+export function spokenProtocol(
+  port: number,
+  secure = false,
+  timeoutMs = 5_000,
+): Promise<'h2' | 'http/1.1' | 'none'> {
+  return new Promise((resolve) => {
+    let seen: Buffer = Buffer.alloc(0);
+    const { socket, connectEvent } = open(port, secure);
+    const finish = (answer: 'h2' | 'http/1.1' | 'none'): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => finish('none'), timeoutMs);
+    socket.once(connectEvent, () =>
+      socket.write(Buffer.concat([H2_PREFACE, h2Frame(SETTINGS, 0, 0)])),
+    );
+    socket.on('data', (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      if (seen.subarray(0, 5).toString('latin1') === 'HTTP/') finish('http/1.1');
+      else if (seen.length >= 9) finish(seen[3] === SETTINGS ? 'h2' : 'none');
+    });
+    socket.on('error', () => {});
+    socket.once('close', () => finish('none'));
+  });
 }

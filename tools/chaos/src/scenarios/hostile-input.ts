@@ -6,12 +6,43 @@ import { MemoryWatch } from '../memory.js';
 import { readMetric } from '../metrics.js';
 import { readStreamState } from '../nats-stream.js';
 import { ResultBuilder } from '../result.js';
-import { type Scenario, sized } from '../scenario.js';
+import { type Scenario, type ScenarioContext, sized } from '../scenario.js';
 import { Stack } from '../stack.js';
 import { percentile } from '../stats.js';
+import { makeCertificates } from '../tls.js';
 import { delay, waitFor } from '../wait.js';
+import { type H2PhaseResult, h2PhaseTable, runH2Phase } from './h2-phase.js';
 
 const HEAP_METRIC = 'nodejs_heap_size_used_bytes';
+
+/** Connections of each kind running at once in the h2 phase. */
+const H2_CONCURRENCY = 24;
+/** `KEEPALIVE_INTERVAL` (s) of the h2 phase's instances: a ghost must leave within it. */
+const H2_KEEPALIVE_SECONDS = 5;
+
+/** The h2 phase's settings from the environment (see the README). */
+function h2PhaseSettings(context: ScenarioContext): {
+  h2c: 'on' | 'off' | undefined;
+  perKind: number;
+  workers: number[];
+  tls: boolean;
+} {
+  const h2c = process.env.CHAOS_H2C || undefined;
+  if (h2c !== undefined && h2c !== 'on' && h2c !== 'off') {
+    throw new Error(`CHAOS_H2C must be on or off (unset: the runtime's default), got "${h2c}"`);
+  }
+  const perKind = Number(process.env.CHAOS_H2_PER_KIND ?? sized(context, 5, 1_000));
+  const workersList = process.env.CHAOS_H2_WORKERS ?? '1,2';
+  const workers = workersList.trim() === '' ? [] : workersList.split(',').map(Number);
+  if (!Number.isSafeInteger(perKind) || perKind < 0) {
+    throw new Error(`CHAOS_H2_PER_KIND must be a whole number, got "${perKind}"`);
+  }
+  if (workers.some((w) => !Number.isSafeInteger(w) || w < 1)) {
+    throw new Error(`CHAOS_H2_WORKERS must be a comma-separated list of worker counts`);
+  }
+  const tls = (process.env.CHAOS_H2_TLS ?? 'on') !== 'off';
+  return { h2c, perKind, workers, tls };
+}
 
 /** `count` benign requests (health checks), 16 at a time. */
 async function benignLoad(baseUrl: string, count: number): Promise<void> {
@@ -71,16 +102,20 @@ export const hostileInput: Scenario = {
     const concurrency = 48;
     const hugeEvery = 5_000;
     const slowCount = sized(context, 100, 500);
+    const h2 = h2PhaseSettings(context);
     const r = b.result;
     r.load = `1 NATS node, 1 instance (default SSE_WORKERS: one worker per CPU, 2); ${total.toLocaleString('en')} fuzz requests (seed ${context.seed}, ${concurrency} concurrent, one connection each, a 10 MB body every ${hugeEvery}) + ${slowCount} slowloris connections`;
+    r.load += `; then the h2 phase: ${h2.perKind} raw HTTP/2 connections per kind (${H2_CONCURRENCY} concurrent) against an instance of its own with SSE_WORKERS=${h2.workers.join(' and ')}, H2C=${h2.h2c ?? "the runtime's default"}, KEEPALIVE_INTERVAL=${H2_KEEPALIVE_SECONDS} s${h2.tls ? ', and the same over TLS (ALPN h2, SSE_WORKERS=1)' : ''}`;
     r.faults =
-      'hostile paths, keys (wildcards, dots, unicode, 10 KB, percent tricks), methods, headers (huge, duplicated, missing), bodies (bad JSON, nesting, huge numbers, wrong types, 10 MB), tokens (missing, wrong scheme/length, near miss), slowloris';
+      'hostile paths, keys (wildcards, dots, unicode, 10 KB, percent tricks), methods, headers (huge, duplicated, missing), bodies (bad JSON, nesting, huge numbers, wrong types, 10 MB), tokens (missing, wrong scheme/length, near miss), slowloris; ' +
+      'HTTP/2 frames: GOAWAY then HEADERS, DATA/HEADERS/WINDOW_UPDATE on stream 0, SETTINGS edge values, PING/RST_STREAM (rapid reset)/CONTINUATION/PRIORITY floods, frames after a connection error, HEADERS without END_HEADERS held open';
     r.rssBoundMb = sized(context, 500, 600);
 
     const stack = await Stack.start({ nats: 'single', instances: 1 });
     const instance = stack.instances[0]!;
     const memory = new MemoryWatch(() => stack.instances).start();
     const loris = slowloris(instance.port, slowCount, 1_000);
+    let h2Crashes = 0;
     const lorisOpenedAt = Date.now();
     try {
       // Baseline after a warm-up of benign requests, measured the same way as afterwards.
@@ -230,13 +265,76 @@ export const hostileInput: Scenario = {
         `a valid publish after the fuzz got ${ok.status}`,
       );
       r.acknowledged = ok.status < 300 ? 1 : 0;
+
+      // The h2 phase: hostile HTTP/2 connections by the hundred, kind by kind.
+      const phases = [
+        ...h2.workers.map((workers) => ({ workers, tls: false })),
+        ...(h2.tls ? [{ workers: 1, tls: true }] : []),
+      ];
+      for (const { workers, tls } of h2.perKind > 0 ? phases : []) {
+        const certs = tls ? makeCertificates() : undefined;
+        const phase = await runH2Phase({
+          ...(certs ? { tls: { certFile: certs.certFile, keyFile: certs.keyFile } } : {}),
+          natsUrls: stack.nodes.map((n) => n.url),
+          token: stack.token,
+          workers,
+          h2c: h2.h2c,
+          perKind: h2.perKind,
+          concurrency: H2_CONCURRENCY,
+          keepAliveSeconds: H2_KEEPALIVE_SECONDS,
+          seed: context.seed + workers,
+          streamKey: FUZZ_TARGET_KEY,
+          log: context.log,
+        }).finally(() => certs?.remove());
+        h2Crashes += checkH2Phase(b, phase);
+        context.log(
+          `h2 phase (${phase.transport}), SSE_WORKERS=${workers}:\n${h2PhaseTable(phase)}`,
+        );
+      }
     } finally {
       loris.stop();
       r.peakRssMb = memory.stop();
-      r.crashes = stack.crashes().length;
+      r.crashes = stack.crashes().length + h2Crashes;
       for (const crash of stack.crashes()) context.log(`CRASH ${crash.name}: ${crash.tail}`);
       await stack.stop();
     }
     return b.finish();
   },
 };
+
+/** Records the h2 phase's figures and fails on any crash or leak; returns its crashes. */
+function checkH2Phase(b: ResultBuilder, phase: H2PhaseResult): number {
+  const w = `${phase.workers}w${phase.transport === 'tls' ? 'Tls' : ''}`;
+  b.figure(`h2Phase${w}Spoken`, `${phase.spoken} (Node ${phase.node}, H2C=${phase.h2c})`);
+  b.figure(
+    `h2Phase${w}ByKind`,
+    JSON.stringify(
+      Object.fromEntries(
+        phase.rows.map((row) => [
+          row.kind,
+          {
+            connections: row.connections,
+            closedByServer: row.closedByServer,
+            crashes: row.crashes,
+            leakedFds: row.leakedFds,
+            leakedSubscribers: row.leakedSubscribers,
+          },
+        ]),
+      ),
+    ),
+  );
+  let crashes = 0;
+  for (const row of phase.rows) {
+    crashes += row.crashes;
+    const at = `h2 phase (${phase.transport}, SSE_WORKERS=${phase.workers}) ${row.kind}`;
+    b.check(row.crashes === 0, `${at}: ${row.crashes} crashes (${row.crashDetails.join(', ')})`);
+    b.check(row.leakedFds === 0, `${at}: ${row.leakedFds ?? 'unknown (crash)'} leaked descriptors`);
+    b.check(
+      row.leakedSubscribers === 0,
+      `${at}: ${row.leakedSubscribers ?? 'unknown (crash)'} leaked subscribers`,
+    );
+    b.check(row.livez, `${at}: /livez did not answer 200`);
+    b.check(row.connections > 0 || row.crashes > 0, `${at}: no connection was established`);
+  }
+  return crashes;
+}
