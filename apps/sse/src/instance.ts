@@ -136,6 +136,7 @@ export async function runInstance(
   (app.server as Partial<ServesStreamsDirectly>).serveStreamsDirectly?.(
     streamFastPath({
       hub: app.realtimeHub,
+      broker: app.realtimeBroker,
       maxSubscribers: config.maxSubscribers,
       maxHeaderBytes: config.limits.maxHeaderBytes,
     }),

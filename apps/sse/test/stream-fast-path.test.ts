@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { plainStreamRequestKey } from '../src/stream-fast-path.js';
+import { plainStreamRequest } from '../src/stream-fast-path.js';
 import { logLine, mainRunner } from './helpers/process.js';
 import { waitFor } from './helpers/sse-client.js';
 
@@ -19,28 +19,40 @@ afterEach(async () => {
   await stopAll();
 });
 
-describe('plainStreamRequestKey: which first bytes skip node:http', () => {
+const key = (bytes: Buffer, max = MAX) => plainStreamRequest(bytes, max)?.environment;
+
+describe('plainStreamRequest: which first bytes skip node:http', () => {
   it('takes a complete plain stream request head, with any ordinary fields', () => {
-    expect(plainStreamRequestKey(plain(), MAX)).toBe(ENV);
+    expect(plainStreamRequest(plain(), MAX)).toEqual({ environment: ENV, lastEventId: undefined });
     expect(
-      plainStreamRequestKey(
+      key(
         plain(
           'Accept: text/event-stream',
           'Cache-Control: no-cache',
           'X-Empty:',
           'Connection: keep-alive',
         ),
-        MAX,
       ),
     ).toBe(ENV);
-    expect(
-      plainStreamRequestKey(head([`GET /sse/environments/${ENV}/stream HTTP/1.1`, 'hOsT: y']), MAX),
-    ).toBe(ENV);
+    expect(key(head([`GET /sse/environments/${ENV}/stream HTTP/1.1`, 'hOsT: y']))).toBe(ENV);
+  });
+
+  it('reads Last-Event-ID as the route does: a valid id, else none', () => {
+    expect(plainStreamRequest(plain('Last-Event-ID:  1735229000.5 '), MAX)).toEqual({
+      environment: ENV,
+      lastEventId: 1735229000.5,
+    });
+    for (const invalid of ['Last-Event-ID:', 'Last-Event-ID: soon', 'last-event-id: -1']) {
+      expect(plainStreamRequest(plain(invalid), MAX)).toEqual({
+        environment: ENV,
+        lastEventId: undefined,
+      });
+    }
   });
 
   it.each([
     ['no Host field', head([`GET /sse/environments/${ENV}/stream HTTP/1.1`, 'Accept: */*'])],
-    ['Last-Event-ID (where the stream resumes)', plain('Last-Event-ID: 1735229000')],
+    ['Last-Event-ID twice', plain('Last-Event-ID: 1', 'Last-Event-ID: 2')],
     [
       'lastEventId in the query',
       head([`GET /sse/environments/${ENV}/stream?lastEventId=1 HTTP/1.1`, 'Host: x']),
@@ -67,13 +79,13 @@ describe('plainStreamRequestKey: which first bytes skip node:http', () => {
       Buffer.concat([plain(), Buffer.from('GET / HTTP/1.1\r\n')]),
     ],
   ])('leaves to node:http: %s', (_what, bytes) => {
-    expect(plainStreamRequestKey(bytes, MAX)).toBeUndefined();
+    expect(plainStreamRequest(bytes, MAX)).toBeUndefined();
   });
 
   it('leaves a partial head, and one over MAX_HEADER_SIZE, to node:http', () => {
     const whole = plain();
-    expect(plainStreamRequestKey(whole.subarray(0, whole.length - 2), MAX)).toBeUndefined();
-    expect(plainStreamRequestKey(plain(`X-Big: ${'a'.repeat(300)}`), 256)).toBeUndefined();
+    expect(plainStreamRequest(whole.subarray(0, whole.length - 2), MAX)).toBeUndefined();
+    expect(plainStreamRequest(plain(`X-Big: ${'a'.repeat(300)}`), 256)).toBeUndefined();
   });
 });
 
@@ -113,7 +125,7 @@ describe('the service process: streams served from their first bytes', () => {
         PORT: '0',
         H2C: h2c,
         SSE_AUTHENTICATION_TOKEN: TOKEN,
-        MAX_SUBSCRIBERS: '2',
+        MAX_SUBSCRIBERS: '4',
         REFUSAL_HOLD_MS: '0',
         KEEPALIVE_INTERVAL: '60',
       });
@@ -147,6 +159,19 @@ describe('the service process: streams served from their first bytes', () => {
       );
       expect(await scrape(port, 'flagsmith_sse_subscribers')).toBe(2);
 
+      // A reconnect that saw the latest id gets no initial event, on either path.
+      const resumedFast = await raw(port);
+      resumedFast.socket.write(plain('Last-Event-ID: 1735229000'));
+      const resumedNormal = await raw(port);
+      resumedNormal.socket.write(plain('Last-Event-ID: 1735229000', 'Content-Length: 0'));
+      const headOnly = (t: string) => /\r\n\r\n$/.test(t);
+      await waitFor(
+        () => headOnly(resumedFast.text()) && headOnly(resumedNormal.text()),
+        'both resumed heads',
+      );
+      expect(withoutDate(resumedFast.text())).toBe(withoutDate(resumedNormal.text()));
+      expect(await scrape(port, 'flagsmith_sse_subscribers')).toBe(4);
+
       // At MAX_SUBSCRIBERS a plain request gets the normal path's 503, in the JSON shape.
       const third = await raw(port);
       third.socket.write(plain());
@@ -156,8 +181,8 @@ describe('the service process: streams served from their first bytes', () => {
       // A client that closes its side leaves the hub now, not at the next keep-alive (60 s).
       fast.socket.end();
       await waitFor(
-        async () => (await scrape(port, 'flagsmith_sse_subscribers')) === 1,
-        'one stream left',
+        async () => (await scrape(port, 'flagsmith_sse_subscribers')) === 3,
+        'three streams left',
       );
       expect(normal.closed()).toBe(false);
 
@@ -168,7 +193,7 @@ describe('the service process: streams served from their first bytes', () => {
       await waitFor(() => complete(chatty.text()), 'the chatty stream open');
       chatty.socket.end(Buffer.alloc(256 * 1024, 'x'));
       await waitFor(
-        async () => (await scrape(port, 'flagsmith_sse_subscribers')) === 1,
+        async () => (await scrape(port, 'flagsmith_sse_subscribers')) === 3,
         'the chatty stream gone',
       );
     },
