@@ -9,9 +9,9 @@ export {
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';
 export type { Clock } from './clock.js';
 export { type ErrorBody, HttpError, type HttpErrorCode, PluginOptionsError } from './errors.js';
-export { DEFAULT_HTTP_LIMITS, expectationFailedHandler, type HttpLimits } from './http/limits.js';
 // apps/sse serves plain HTTP/1.1 stream requests from their first bytes with the same sink.
 export { pendingHttp1Stream } from './fanout/http1-sink.js';
+export { DEFAULT_HTTP_LIMITS, expectationFailedHandler, type HttpLimits } from './http/limits.js';
 export { fastifyOptions } from './http/server-options.js';
 export { JetStreamBroker } from './jetstream/broker.js';
 export { NatsStartError, StreamConfigMismatchError } from './jetstream/errors.js';
