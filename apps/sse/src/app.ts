@@ -1,7 +1,6 @@
 import cluster from 'node:cluster';
 import {
   type Broker,
-  type BrokerErrorListener,
   EmbeddedBroker,
   fastifyOptions,
   flagsmithRealtime,
