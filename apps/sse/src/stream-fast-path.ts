@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { parseEventId, STREAM_ROUTE, validateEnvironmentKey } from '@flagsmith-rt/protocol';
-import { pendingHttp1Stream } from '@flagsmith-rt/server';
+import { pendingHttp1Stream, streamRefusal } from '@flagsmith-rt/server';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -109,8 +109,7 @@ export function plainStreamRequest(
 export function streamFastPath(options: StreamFastPathOptions): StreamFastPath {
   const { hub, broker, maxSubscribers, maxHeaderBytes } = options;
   return (socket, firstBytes) => {
-    if (hub.closing || broker.state !== 'ready') return false;
-    if (maxSubscribers !== undefined && hub.subscriberCount >= maxSubscribers) return false;
+    if (streamRefusal(hub, broker, maxSubscribers) !== undefined) return false;
     const request = plainStreamRequest(firstBytes, maxHeaderBytes);
     if (request === undefined) return false;
     hub.subscribe(pendingHttp1Stream(socket, true), request.environment, request.lastEventId);

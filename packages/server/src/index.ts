@@ -28,3 +28,4 @@ export {
   type FlagsmithRealtimeOptions,
 } from './options.js';
 export { flagsmithRealtime } from './plugin.js';
+export { type StreamRefusal, streamRefusal } from './routes/stream.js';

@@ -35,6 +35,27 @@ export interface StreamRouteOptions {
   retryAfterSeconds: number;
 }
 
+/** Why a new stream would be refused now: the one admission rule of every path that opens streams. */
+export type StreamRefusal = 'shutting_down' | 'broker_unavailable' | 'too_many_subscribers';
+
+/**
+ * Whether `hub` can take a new stream now, and if not why: it is draining, the
+ * broker is not ready, or it holds `maxSubscribers` streams. Shared by the
+ * route and by servers that accept streams before Fastify (apps/sse's fast path).
+ */
+export function streamRefusal(
+  hub: Pick<Hub, 'closing' | 'subscriberCount'>,
+  broker: Pick<Broker, 'state'>,
+  maxSubscribers: number | undefined,
+): StreamRefusal | undefined {
+  if (hub.closing) return 'shutting_down';
+  if (broker.state !== 'ready') return 'broker_unavailable';
+  if (maxSubscribers !== undefined && hub.subscriberCount >= maxSubscribers) {
+    return 'too_many_subscribers';
+  }
+  return undefined;
+}
+
 /**
  * `GET /sse/environments/:environment/stream`: validates the key, refuses
  * with `503` when no stream can be served, then takes over the socket
@@ -48,19 +69,15 @@ export function streamHandler(hub: Hub, options: StreamRouteOptions) {
   const http1Headers = refusalHeaders(options.retryAfterSeconds, true);
 
   const admissionError = (headers: RefusalHeaders): HttpError | undefined => {
-    if (hub.closing) {
-      return new HttpError(
-        503,
-        'shutting_down',
-        'This instance is shutting down; reconnect.',
-        headers,
-      );
+    const refusal = streamRefusal(hub, broker, maxSubscribers);
+    if (refusal === 'shutting_down') {
+      return new HttpError(503, refusal, 'This instance is shutting down; reconnect.', headers);
     }
-    if (broker.state !== 'ready') return unavailable(headers, broker.state);
-    if (maxSubscribers !== undefined && hub.subscriberCount >= maxSubscribers) {
+    if (refusal === 'broker_unavailable') return unavailable(headers, broker.state);
+    if (refusal === 'too_many_subscribers') {
       return new HttpError(
         503,
-        'too_many_subscribers',
+        refusal,
         'This instance serves its maximum number of streams; retry later.',
         headers,
       );
