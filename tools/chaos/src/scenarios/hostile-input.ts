@@ -3,6 +3,7 @@ import { FUZZ_TARGET_KEY, fuzzCase } from '../fuzz/cases.js';
 import { sendRaw } from '../fuzz/http.js';
 import { Random } from '../fuzz/random.js';
 import { MemoryWatch } from '../memory.js';
+import { MemoryProbe, type ProbeTotals, probeTotals } from '../memory-probe.js';
 import { readMetric } from '../metrics.js';
 import { readStreamState } from '../nats-stream.js';
 import { ResultBuilder } from '../result.js';
@@ -14,6 +15,13 @@ import { delay, waitFor } from '../wait.js';
 import { type H2PhaseResult, h2PhaseTable, runH2Phase } from './h2-phase.js';
 
 const HEAP_METRIC = 'nodejs_heap_size_used_bytes';
+
+/** The service's memory after a fuzz round (all its processes, after a forced full GC). */
+interface RoundMemory extends ProbeTotals {
+  round: number;
+  /** Fuzz requests sent so far, this round included. */
+  requests: number;
+}
 
 /** Connections of each kind running at once in the h2 phase. */
 const H2_CONCURRENCY = 24;
@@ -111,7 +119,12 @@ export const hostileInput: Scenario = {
       'HTTP/2 frames: GOAWAY then HEADERS, DATA/HEADERS/WINDOW_UPDATE on stream 0, SETTINGS edge values, PING/RST_STREAM (rapid reset)/CONTINUATION/PRIORITY floods, frames after a connection error, HEADERS without END_HEADERS held open';
     r.rssBoundMb = sized(context, 500, 600);
 
-    const stack = await Stack.start({ nats: 'single', instances: 1 });
+    const fuzzRounds = Number(process.env.CHAOS_FUZZ_ROUNDS ?? 3);
+    if (!Number.isSafeInteger(fuzzRounds) || fuzzRounds < 1) {
+      throw new Error(`CHAOS_FUZZ_ROUNDS must be a whole number from 1, got "${fuzzRounds}"`);
+    }
+    const probe = new MemoryProbe();
+    const stack = await Stack.start({ nats: 'single', instances: 1, serviceEnv: probe.env() });
     const instance = stack.instances[0]!;
     const memory = new MemoryWatch(() => stack.instances).start();
     const loris = slowloris(instance.port, slowCount, 1_000);
@@ -123,6 +136,12 @@ export const hostileInput: Scenario = {
       const baselineRss = instance.rssMb();
       const baselineHeap = await readMetric(instance.url, HEAP_METRIC);
       const before = await readStreamState(stack.nodes.map((n) => n.url));
+      const roundMemory = async (round: number, requests: number): Promise<RoundMemory> => {
+        const memoryNow = { round, requests, ...probeTotals(await probe.read(instance.pids())) };
+        context.log(`hostile-input memory after GC: ${JSON.stringify(memoryNow)}`);
+        return memoryNow;
+      };
+      const baselineMemory = await roundMemory(0, 0);
       const rng = new Random(context.seed);
       const statuses = new Map<string, number>();
       const unexpected: string[] = [];
@@ -144,44 +163,53 @@ export const hostileInput: Scenario = {
         }
       })();
       const started = Date.now();
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next < total) {
-            const index = next++;
-            const fuzz = fuzzCase(rng, stack.token, host, index % hugeEvery === hugeEvery - 1);
-            const sentAt = Date.now();
-            const response = await sendRaw('127.0.0.1', instance.port, fuzz.bytes, 10_000);
-            const times = timings.get(fuzz.category) ?? [];
-            timings.set(fuzz.category, times);
-            times.push(Date.now() - sentAt);
-            const key = `${fuzz.category} ${response.status || response.failure}`;
-            statuses.set(key, (statuses.get(key) ?? 0) + 1);
-            if (response.failure === 'timeout' && timedOut.length < 5) {
-              timedOut.push(JSON.stringify(fuzz.bytes.subarray(0, 200).toString('latin1')));
+      // The fuzz in rounds against the same processes, each followed by a reading after GC:
+      // memory that keeps growing round after round is a leak; a step in the first round
+      // that later rounds do not add to is memory kept for reuse (see the checks below).
+      const rounds: RoundMemory[] = [];
+      for (let round = 1; round <= fuzzRounds; round++) {
+        const end = Math.round((total * round) / fuzzRounds);
+        await Promise.all(
+          Array.from({ length: concurrency }, async () => {
+            while (next < end) {
+              const index = next++;
+              const fuzz = fuzzCase(rng, stack.token, host, index % hugeEvery === hugeEvery - 1);
+              const sentAt = Date.now();
+              const response = await sendRaw('127.0.0.1', instance.port, fuzz.bytes, 10_000);
+              const times = timings.get(fuzz.category) ?? [];
+              timings.set(fuzz.category, times);
+              times.push(Date.now() - sentAt);
+              const key = `${fuzz.category} ${response.status || response.failure}`;
+              statuses.set(key, (statuses.get(key) ?? 0) + 1);
+              if (response.failure === 'timeout' && timedOut.length < 5) {
+                timedOut.push(JSON.stringify(fuzz.bytes.subarray(0, 200).toString('latin1')));
+              }
+              if (response.stream) streams++;
+              if (response.status === 0) noAnswer++;
+              const s = response.status;
+              // Writing 10 MB to a server that already answered and closed may fail first.
+              const hugeRefused =
+                s === 0 && fuzz.category === 'body-10MB' && response.failure !== 'timeout';
+              const bad =
+                (s >= 500 && s !== 503) ||
+                (fuzz.targetsPublish && s >= 200 && s < 300 && !response.stream) ||
+                (s === 0 && !hugeRefused);
+              if (bad && unexpected.length < 20) {
+                unexpected.push(
+                  `${key}: ${JSON.stringify(fuzz.bytes.subarray(0, 300).toString('latin1'))}`,
+                );
+              }
+              if (bad) unexpectedCount++;
             }
-            if (response.stream) streams++;
-            if (response.status === 0) noAnswer++;
-            const s = response.status;
-            // Writing 10 MB to a server that already answered and closed may fail first.
-            const hugeRefused =
-              s === 0 && fuzz.category === 'body-10MB' && response.failure !== 'timeout';
-            const bad =
-              (s >= 500 && s !== 503) ||
-              (fuzz.targetsPublish && s >= 200 && s < 300 && !response.stream) ||
-              (s === 0 && !hugeRefused);
-            if (bad && unexpected.length < 20) {
-              unexpected.push(
-                `${key}: ${JSON.stringify(fuzz.bytes.subarray(0, 300).toString('latin1'))}`,
-              );
-            }
-            if (bad) unexpectedCount++;
-          }
-        }),
-      );
+          }),
+        );
+        rounds.push(await roundMemory(round, next));
+      }
       const elapsed = Date.now() - started;
       running = false;
       await livezProbe;
       b.figure('requests', total);
+      b.figure('memoryAfterGcByRound', JSON.stringify([baselineMemory, ...rounds]));
       b.figure('requestsPerSecond', total / (elapsed / 1000));
       b.figure('eventStreamsOpened', streams);
       b.figure('noAnswer', noAnswer);
@@ -297,6 +325,7 @@ export const hostileInput: Scenario = {
       r.crashes = stack.crashes().length + h2Crashes;
       for (const crash of stack.crashes()) context.log(`CRASH ${crash.name}: ${crash.tail}`);
       await stack.stop();
+      probe.remove();
     }
     return b.finish();
   },
