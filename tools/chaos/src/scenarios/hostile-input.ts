@@ -3,8 +3,8 @@ import { FUZZ_TARGET_KEY, fuzzCase } from '../fuzz/cases.js';
 import { sendRaw } from '../fuzz/http.js';
 import { Random } from '../fuzz/random.js';
 import { MemoryWatch } from '../memory.js';
-import { MemoryProbe, type ProbeTotals, probeTotals } from '../memory-probe.js';
-import { readMetric } from '../metrics.js';
+import { MemoryProbe, probeTotals } from '../memory-probe.js';
+import { judgeRounds, type RoundMemory } from '../memory-rounds.js';
 import { readStreamState } from '../nats-stream.js';
 import { ResultBuilder } from '../result.js';
 import { type Scenario, type ScenarioContext, sized } from '../scenario.js';
@@ -13,15 +13,6 @@ import { percentile } from '../stats.js';
 import { makeCertificates } from '../tls.js';
 import { delay, waitFor } from '../wait.js';
 import { type H2PhaseResult, h2PhaseTable, runH2Phase } from './h2-phase.js';
-
-const HEAP_METRIC = 'nodejs_heap_size_used_bytes';
-
-/** The service's memory after a fuzz round (all its processes, after a forced full GC). */
-interface RoundMemory extends ProbeTotals {
-  round: number;
-  /** Fuzz requests sent so far, this round included. */
-  requests: number;
-}
 
 /** Connections of each kind running at once in the h2 phase. */
 const H2_CONCURRENCY = 24;
@@ -134,11 +125,12 @@ export const hostileInput: Scenario = {
       // Baseline after a warm-up of benign requests, measured the same way as afterwards.
       await benignLoad(instance.url, 1_000);
       const baselineRss = instance.rssMb();
-      const baselineHeap = await readMetric(instance.url, HEAP_METRIC);
       const before = await readStreamState(stack.nodes.map((n) => n.url));
       const roundMemory = async (round: number, requests: number): Promise<RoundMemory> => {
-        const memoryNow = { round, requests, ...probeTotals(await probe.read(instance.pids())) };
-        context.log(`hostile-input memory after GC: ${JSON.stringify(memoryNow)}`);
+        const readings = await probe.read(instance.pids());
+        const memoryNow = { round, requests, ...probeTotals(readings) };
+        const perProcess = readings.map((reading) => probeTotals([reading]));
+        context.log(`memory after GC: ${JSON.stringify({ ...memoryNow, perProcess })}`);
         return memoryNow;
       };
       const baselineMemory = await roundMemory(0, 0);
@@ -260,28 +252,20 @@ export const hostileInput: Scenario = {
       );
 
       loris.stop();
-      // An idle V8 does not collect: benign traffic lets garbage go; a leak would stay.
-      let afterHeap = await readMetric(instance.url, HEAP_METRIC);
-      const heapBound = (baselineHeap ?? 0) * 1.5 + 16 * 2 ** 20;
-      for (let i = 0; i < 20 && afterHeap !== undefined && afterHeap > heapBound; i++) {
-        await benignLoad(instance.url, 500);
-        afterHeap = await readMetric(instance.url, HEAP_METRIC);
-      }
+      // RSS alone does not tell a leak: after 100,000 requests Node 24 keeps a young
+      // generation grown to its maximum in each worker (new_space 16 -> 64 MiB, about 100 MiB
+      // of RSS for the instance) and gives it back only on a memory-reducing GC, so RSS stays
+      // up without any request's memory staying alive. The checks use the readings after GC
+      // and look for growth that goes on round after round (see judgeRounds, RELIABILITY.md).
+      const lastRound = rounds.at(-1)!;
       const afterRss = instance.rssMb();
       b.figure('rssBaselineMb', baselineRss);
       b.figure('rssAfterMb', afterRss);
-      if (baselineHeap !== undefined && afterHeap !== undefined) {
-        b.figure('heapUsedBaselineMb', baselineHeap / 2 ** 20);
-        b.figure('heapUsedAfterMb', afterHeap / 2 ** 20);
-        b.check(
-          afterHeap <= heapBound,
-          `heap used did not return to baseline: ${Math.round(baselineHeap / 2 ** 20)} -> ${Math.round(afterHeap / 2 ** 20)} MiB`,
-        );
-      }
-      b.check(
-        afterRss <= baselineRss + 100,
-        `RSS did not return near baseline: ${Math.round(baselineRss)} -> ${Math.round(afterRss)} MiB`,
-      );
+      b.figure('heapUsedAfterGcBaselineMb', baselineMemory.heapUsedMb);
+      b.figure('heapUsedAfterGcMb', lastRound.heapUsedMb);
+      b.figure('rssAfterLastResortGcBaselineMb', baselineMemory.lastResortRssMb);
+      b.figure('rssAfterLastResortGcMb', lastRound.lastResortRssMb);
+      for (const failure of judgeRounds(baselineMemory, rounds)) b.check(false, failure);
       // A legitimate publish still works after all that.
       const ok = await fetch(`${instance.url}/sse/environments/${FUZZ_TARGET_KEY}/queue-change`, {
         method: 'POST',
