@@ -44,6 +44,11 @@ export interface ProbeTotals {
   lastResortRssMb: number;
   /** Committed V8 heap after the last-resort collection. */
   lastResortHeapTotalMb: number;
+  /**
+   * RSS outside the V8 heap after the last-resort collection (RSS minus the committed heap):
+   * native memory (malloc, buffers, code) without the free heap pages V8 keeps.
+   */
+  nativeRssMb: number;
   /** Committed MiB per V8 space, summed over the processes (0.1 MiB and more). */
   spacesMb: Record<string, number>;
 }
@@ -117,6 +122,7 @@ export function probeTotals(readings: readonly ProbeReading[]): ProbeTotals {
     arrayBuffersMb: mb((r) => r.arrayBuffers),
     lastResortRssMb: mb((r) => r.lastResort.rss),
     lastResortHeapTotalMb: mb((r) => r.lastResort.heapTotal),
+    nativeRssMb: mb((r) => r.lastResort.rss - r.lastResort.heapTotal),
     spacesMb: spacesMb(readings),
   };
 }

@@ -21,34 +21,34 @@ export interface RoundBounds {
    */
   heapGrowthMb: number;
   /**
-   * RSS after the last-resort GC, last round over the baseline.
+   * RSS outside the V8 heap ({@link ProbeTotals.nativeRssMb}), last round over the baseline.
    * @defaultValue 100
    */
-  rssOverBaselineMb: number;
+  nativeOverBaselineMb: number;
   /**
-   * RSS after the last-resort GC, last round over the first.
+   * RSS outside the V8 heap, last round over the first.
    * @defaultValue 32
    */
-  rssGrowthMb: number;
+  nativeGrowthMb: number;
 }
 
 /** The bounds the `hostile-input` scenario uses. */
 export const DEFAULT_ROUND_BOUNDS: RoundBounds = {
   heapOverBaselineMb: 16,
   heapGrowthMb: 8,
-  rssOverBaselineMb: 100,
-  rssGrowthMb: 32,
+  nativeOverBaselineMb: 100,
+  nativeGrowthMb: 32,
 };
 
 /**
  * Tells a leak from memory kept for reuse, from readings taken after each of several equal
  * rounds of the same load against the same processes. A leak grows with the requests: every
- * round adds to it, so the last round is above the first. Memory a runtime keeps for reuse
- * (a young generation grown to its maximum, malloc arenas) is a step in the first round that
- * later rounds do not add to. So the checks are: the JS heap that survives a full GC is back
- * near the baseline and does not grow from round to round; RSS after the collection V8 runs
- * before giving up with out-of-memory (which hands back the pages it keeps, where the runtime
- * has it) is near the baseline and does not grow from round to round either.
+ * round adds to it, so the last round is above the first. Memory a runtime keeps for reuse (a
+ * young generation grown to its maximum, free heap pages, malloc arenas) is a step in the
+ * first round that later rounds do not add to. RSS is split in two: the JS heap that
+ * survives a full GC (a leak of JS objects), and RSS outside the committed V8 heap after a
+ * last-resort GC (a native leak: malloc, buffers); the free pages V8 keeps committed are in
+ * neither. Each must be back near the baseline and must not grow from round 1 to the last.
  * Returns the failed checks' messages (none: no leak).
  */
 export function judgeRounds(
@@ -66,9 +66,9 @@ export function judgeRounds(
       `heap used after GC did not return near baseline: ${mb(baseline.heapUsedMb)} -> ${mb(last.heapUsedMb)} (bound +${bounds.heapOverBaselineMb} MiB)`,
     );
   }
-  if (last.lastResortRssMb > baseline.lastResortRssMb + bounds.rssOverBaselineMb) {
+  if (last.nativeRssMb > baseline.nativeRssMb + bounds.nativeOverBaselineMb) {
     failures.push(
-      `RSS after a last-resort GC did not return near baseline: ${mb(baseline.lastResortRssMb)} -> ${mb(last.lastResortRssMb)} (bound +${bounds.rssOverBaselineMb} MiB)`,
+      `RSS outside the V8 heap did not return near baseline: ${mb(baseline.nativeRssMb)} -> ${mb(last.nativeRssMb)} (bound +${bounds.nativeOverBaselineMb} MiB)`,
     );
   }
   if (rounds.length < 2) return failures;
@@ -79,9 +79,9 @@ export function judgeRounds(
       `heap used after GC kept growing round after round: ${roundsText((r) => r.heapUsedMb)} MiB (bound +${bounds.heapGrowthMb} MiB from round 1 to ${last.round})`,
     );
   }
-  if (last.lastResortRssMb > first.lastResortRssMb + bounds.rssGrowthMb) {
+  if (last.nativeRssMb > first.nativeRssMb + bounds.nativeGrowthMb) {
     failures.push(
-      `RSS after a last-resort GC kept growing round after round: ${roundsText((r) => r.lastResortRssMb)} MiB (bound +${bounds.rssGrowthMb} MiB from round 1 to ${last.round})`,
+      `RSS outside the V8 heap kept growing round after round: ${roundsText((r) => r.nativeRssMb)} MiB (bound +${bounds.nativeGrowthMb} MiB from round 1 to ${last.round})`,
     );
   }
   return failures;

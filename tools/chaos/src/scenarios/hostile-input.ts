@@ -265,6 +265,8 @@ export const hostileInput: Scenario = {
       b.figure('heapUsedAfterGcMb', lastRound.heapUsedMb);
       b.figure('rssAfterLastResortGcBaselineMb', baselineMemory.lastResortRssMb);
       b.figure('rssAfterLastResortGcMb', lastRound.lastResortRssMb);
+      b.figure('rssOutsideV8HeapBaselineMb', baselineMemory.nativeRssMb);
+      b.figure('rssOutsideV8HeapMb', lastRound.nativeRssMb);
       for (const failure of judgeRounds(baselineMemory, rounds)) b.check(false, failure);
       // A legitimate publish still works after all that.
       const ok = await fetch(`${instance.url}/sse/environments/${FUZZ_TARGET_KEY}/queue-change`, {
