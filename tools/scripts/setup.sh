@@ -50,6 +50,7 @@ dpkg-query    dpkg                 test   dpkg-query
 uname         coreutils            test   uname
 sh            dash                 test   sh
 tar           tar                  test   tar
+git           git                  test   git
 pnpm          npm:pnpm             start  pnpm
 promtool      prometheus           check  promtool
 python3-yaml  python3-yaml         check  /usr/lib/python3/dist-packages/yaml/__init__.py
