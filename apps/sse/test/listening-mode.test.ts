@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import { startNatsServer } from '@flagsmith-rt/nats-launcher';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parseConfig, runtimeHasReusePort } from '../src/config.js';
@@ -6,7 +5,7 @@ import { describeListening } from '../src/instance.js';
 import { testConfig } from './helpers/config.js';
 import { logLine, mainRunner } from './helpers/process.js';
 import { listenersOf, ownerOfConnection } from './helpers/sockets.js';
-import { frame, SseClient, waitFor } from './helpers/sse-client.js';
+import { frame, publishOnce, SseClient, waitFor } from './helpers/sse-client.js';
 
 const MAIN = inject('mainPath');
 const ENV = 'n9fbf9h3v4fFgH3U3ngWhb';
@@ -22,27 +21,6 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   await stopAll();
 });
-
-function publish(port: number, updatedAt: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: `/sse/environments/${ENV}/queue-change`,
-        headers: { authorization: `Token ${TOKEN}`, 'content-type': 'application/json' },
-        agent: false,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ updated_at: updatedAt }));
-  });
-}
 
 async function open(port: number, count: number): Promise<SseClient[]> {
   const opened = await Promise.all(Array.from({ length: count }, () => SseClient.open(port, ENV)));
@@ -167,7 +145,7 @@ describe(`SSE_WORKERS=2 on this runtime (Node ${process.versions.node})`, () => 
     expect(served).not.toContain(undefined);
     expect(served).not.toContain(primary);
     expect(new Set(served)).toEqual(new Set([pidA, pidB]));
-    expect(await publish(port, 1735229100)).toBe(200);
+    expect(await publishOnce(port, TOKEN, ENV, 1735229100)).toBe(200);
     await waitFor(
       () => first.every((s) => s.body.endsWith(frame('1735229100.0'))),
       'every stream got the update',
@@ -186,7 +164,7 @@ describe(`SSE_WORKERS=2 on this runtime (Node ${process.versions.node})`, () => 
     );
     expect(exited.signal).toBe('SIGKILL');
     const back = await open(port, onA.length);
-    expect(await publish(port, 1735229200)).toBe(200);
+    expect(await publishOnce(port, TOKEN, ENV, 1735229200)).toBe(200);
     await waitFor(
       () => back.every((s) => s.body.endsWith(frame('1735229200.0'))),
       'every reconnected stream got the next update',

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { runtimeHasReusePort } from '../src/config.js';
 import { RestartBackoff } from '../src/restart-backoff.js';
 import { logLine, mainRunner } from './helpers/process.js';
-import { frame, SseClient, waitFor } from './helpers/sse-client.js';
+import { frame, publishOnce, SseClient, waitFor } from './helpers/sse-client.js';
 
 const MAIN = inject('mainPath');
 const ENV = 'n9fbf9h3v4fFgH3U3ngWhb';
@@ -16,28 +16,6 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   await stopAll();
 });
-
-/** Publishes over a new TCP connection each time (the primary or the kernel picks its worker). */
-function publish(port: number, token: string, updatedAt: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: `/sse/environments/${ENV}/queue-change`,
-        headers: { authorization: `Token ${token}`, 'content-type': 'application/json' },
-        agent: false,
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify({ updated_at: updatedAt }));
-  });
-}
 
 /** GETs a path over a new TCP connection (so successive calls reach different workers). */
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -100,11 +78,11 @@ describe('SSE_WORKERS: several processes on one port', () => {
     const token = /Authorization: Token (\S+)/.exec(r.stderr())?.[1] ?? '';
     expect(r.stderr().split(token).length - 1).toBe(1);
     const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push(await publish(port, token, 1735229000 + i));
+    for (let i = 0; i < 4; i++) statuses.push(await publishOnce(port, token, ENV, 1735229000 + i));
     expect(statuses).toEqual([200, 200, 200, 200]);
 
     const first = await open(port, 8);
-    expect(await publish(port, token, 1735229100)).toBe(200);
+    expect(await publishOnce(port, token, ENV, 1735229100)).toBe(200);
     expect(await settle(first, '1735229100.0')).toHaveLength(8);
 
     // Whichever worker a scrape reaches, /metricsz describes the instance: all 8 streams.
@@ -124,7 +102,7 @@ describe('SSE_WORKERS: several processes on one port', () => {
       'the exit of worker A',
     );
     await waitFor(() => first.some((s) => s.isEnded), 'the streams of worker A closed');
-    expect(await publish(port, token, 1735229200)).toBe(200);
+    expect(await publishOnce(port, token, ENV, 1735229200)).toBe(200);
     const onB = await settle(first, '1735229200.0');
     const closed = first.filter((s) => s.isEnded);
     expect(closed.length).toBeGreaterThan(0);
@@ -153,7 +131,7 @@ describe('SSE_WORKERS: several processes on one port', () => {
       'the exit of worker B',
     );
     await waitFor(() => onB.every((s) => s.isEnded), 'the streams of worker B closed');
-    expect(await publish(port, token, 1735229300)).toBe(200);
+    expect(await publishOnce(port, token, ENV, 1735229300)).toBe(200);
     const onRestarted = await settle(reconnected, '1735229300.0');
     expect(onRestarted.length).toBeGreaterThan(0);
     expect(onRestarted.length).toBeLessThan(reconnected.length);

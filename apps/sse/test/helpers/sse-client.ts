@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
 /** Polls `check` every 10 ms until it returns a truthy value, or fails after `timeoutMs`. */
@@ -105,4 +106,34 @@ function dechunk(text: string): string {
     out += text.slice(lineEnd + 2, dataEnd);
     at = dataEnd + 2;
   }
+}
+
+/**
+ * POSTs `updated_at` to an environment's queue-change over a new TCP connection each time
+ * (so the primary or the kernel picks the worker), resolving with the status code.
+ */
+export function publishOnce(
+  port: number,
+  token: string,
+  environment: string,
+  updatedAt: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: `/sse/environments/${environment}/queue-change`,
+        headers: { authorization: `Token ${token}`, 'content-type': 'application/json' },
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify({ updated_at: updatedAt }));
+  });
 }
