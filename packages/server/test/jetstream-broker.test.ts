@@ -1,25 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
-import {
-  decodeUpdateMessage,
-  encodeUpdateMessage,
-  STREAM_SETTINGS,
-  subjectFor,
-} from '@flagsmith-rt/protocol';
-import {
-  DeliverPolicy,
-  DiscardPolicy,
-  jetstream,
-  jetstreamManager,
-  StorageType,
-} from '@nats-io/jetstream';
+import { encodeUpdateMessage, STREAM_SETTINGS, subjectFor } from '@flagsmith-rt/protocol';
+import { DiscardPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { nanos, nkeys } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Broker, BrokerUnavailableError } from '../src/broker/broker.js';
 import { NatsStartError, StreamConfigMismatchError } from '../src/jetstream/errors.js';
-import { startJetStreamBroker } from './helpers/jetstream-harness.js';
+import { observeStream, startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { TcpProxy } from './helpers/tcp-proxy.js';
@@ -39,29 +28,6 @@ async function rawPublish(url: string, subject: string, payload: Uint8Array): Pr
   } finally {
     await nc.close();
   }
-}
-
-/** Follows what the stream stores on one subject, in stream order. */
-async function observeStream(url: string, subject: string) {
-  const nc = await connect({ servers: url });
-  const consumer = await jetstream(nc).consumers.get(STREAM_SETTINGS.name, {
-    filter_subjects: subject,
-    deliver_policy: DeliverPolicy.New,
-  });
-  const values: number[] = [];
-  const messages = await consumer.consume({
-    callback: (msg) => {
-      const decoded = decodeUpdateMessage(msg.data);
-      if (decoded.ok) values.push(decoded.value);
-    },
-  });
-  return {
-    values,
-    stop: async () => {
-      await messages.close();
-      await nc.close();
-    },
-  };
 }
 
 describe('JetStreamBroker', () => {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type NatsServer, startNatsServer } from '@flagsmith-rt/nats-launcher';
 import { decodeUpdateMessage, STREAM_SETTINGS, subjectFor } from '@flagsmith-rt/protocol';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker, PublishOutcome } from '../src/broker/broker.js';
-import { startJetStreamBroker } from './helpers/jetstream-harness.js';
+import { observeStream, startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, strictlyIncreasing, timestampsOf } from './helpers/recorder.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -31,19 +31,9 @@ async function watchSubject(url: string, environment: string) {
     },
   });
   await nc.flush();
-  const consumer = await jetstream(nc).consumers.get(STREAM_SETTINGS.name, {
-    filter_subjects: subject,
-    deliver_policy: DeliverPolicy.New,
-  });
-  const stored: number[] = [];
-  const messages = await consumer.consume({
-    callback: (msg) => {
-      const decoded = decodeUpdateMessage(msg.data);
-      if (decoded.ok) stored.push(decoded.value);
-    },
-  });
+  const observed = await observeStream(url, subject);
   return {
-    stored,
+    stored: observed.values,
     attempts: () => attempts,
     readBacks: () => readBacks,
     /** Once resolved, every message routed to the watcher before this call has arrived. */
@@ -56,7 +46,7 @@ async function watchSubject(url: string, environment: string) {
       return decoded.ok ? decoded.value : undefined;
     },
     async stop() {
-      await messages.close();
+      await observed.stop();
       await nc.close();
     },
   };
