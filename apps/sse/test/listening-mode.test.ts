@@ -206,7 +206,14 @@ describe(`SSE_WORKERS=2 on this runtime (Node ${process.versions.node})`, () => 
     const port = Number(ready.port);
     const primary = r.child.pid as number;
     const [pidA, pidB] = ready.workerPids as [number, number];
+    // A must hold at least four streams: its drain closes them spread over the 4 s window, so it
+    // is still draining (the last one closes after 3 s) while the streams below are opened. With
+    // reusePort the kernel picks the worker per connection, and A may get fewer of the first 8.
     const before = await open(port, 8);
+    while (owners(port, before, [pidA, pidB]).filter((p) => p === pidA).length < 4) {
+      expect(before.length, 'streams opened before worker A held four').toBeLessThan(200);
+      before.push(...(await open(port, 4)));
+    }
 
     process.kill(pidA, 'SIGTERM');
     await logLine(
