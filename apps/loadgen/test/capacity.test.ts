@@ -28,6 +28,7 @@ describe('pnpm bench: issue #16 scenarios', () => {
     connectHundredKWorkers: 2,
     stormSubscribers: 300,
     fanoutPairs: 1,
+    mixRounds: 2,
     publishConcurrency: 4,
     publishDurationMs: 300,
     publishEnvs: 5,
@@ -104,10 +105,28 @@ describe('pnpm bench: issue #16 scenarios', () => {
     expect(pair.ours!.result.totals.ratio).toBe(1);
     expect(pair.nchan!.result.totals.ratio).toBe(1);
     const mix = results.publishMix!;
-    for (const m of [mix.hot, mix.spread])
-      for (const r of [m.one!, m.workers!, m.nchan!]) expect(r.result.failed).toBe(0);
-    expect(mix.hot.one!.command).toContain('--envs 1 ');
-    expect(mix.spread.workers!.command).toContain('--envs 5 ');
+    for (const m of [mix.hot, mix.spread]) {
+      // Two rounds, the order alternating; every run of ours reports what its writes met.
+      expect(m.rounds!.map((r) => r.order)).toEqual([
+        ['one', 'workers'],
+        ['workers', 'one'],
+      ]);
+      for (const r of m.rounds!) {
+        for (const run of [r.one!, r.workers!]) {
+          expect(run.result.failed).toBe(0);
+          expect(run.writes!.stored).toBeGreaterThan(0);
+          // Every publish was answered after its write or from memory: never more writes than publishes.
+          expect(run.writes!.stored + run.writes!.duplicate).toBeLessThanOrEqual(
+            run.result.requests,
+          );
+        }
+        expect(r.one!.command).toMatch(/round \d/);
+      }
+      expect(m.nchan!.result.failed).toBe(0);
+      expect(m.nchan!.writes).toBeUndefined();
+    }
+    expect(mix.hot.rounds![0]!.one!.command).toContain('--envs 1 ');
+    expect(mix.spread.rounds![1]!.workers!.command).toContain('--envs 5 ');
 
     const md = render(results);
     // /proc counts CPU in 10 ms ticks: nchan may spend 0 ticks on 300 connections, and then there is no ratio.
@@ -119,6 +138,12 @@ describe('pnpm bench: issue #16 scenarios', () => {
       pair.ours!.result.totals.completionMedianMs / pair.nchan!.result.totals.completionMedianMs;
     expect(md).toContain(`Median of the 1 pair ratios: **${pr.toFixed(2)}×**`);
     expect(md).toContain('### 10. Publish mixes');
+    const r1 = mix.hot.rounds![0]!;
+    const hotRatio = r1.workers!.result.requestsPerSecond / r1.one!.result.requestsPerSecond;
+    expect(md).toContain(`| one hot environment | 1 | 1 then 2 |`);
+    expect(md).toContain(`| one hot environment | 2 | 2 then 1 |`);
+    expect(md).toContain(`| ${hotRatio.toFixed(2)}× |`);
+    expect(md).toContain(mix.spread.rounds![1]!.one!.command);
     expect(md).toContain('**Issue #16 goals**');
   });
 });

@@ -4,6 +4,7 @@ export {
   type BrokerState,
   BrokerUnavailableError,
   type BrokerUpdate,
+  type BrokerWriteCounts,
   type PublishOutcome,
 } from './broker/broker.js';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './broker/embedded.js';

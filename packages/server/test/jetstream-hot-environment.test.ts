@@ -135,6 +135,14 @@ describe('two instances on one hot environment', () => {
 
     expect(conflicts).toBeGreaterThan(0);
     expect(readBacks).toBeLessThan(conflicts / 2);
+    // The brokers count what the watcher saw (flagsmith_sse_nats_writes_total, …_read_backs_total).
+    const counts = [a.writeCounts!, b.writeCounts!];
+    const sum = (key: 'stored' | 'duplicates' | 'conflicts' | 'readBacks') =>
+      counts.reduce((total, c) => total + c[key], 0);
+    expect(sum('stored')).toBe(published.length);
+    expect(sum('stored') + sum('duplicates') + sum('conflicts')).toBe(watch.attempts());
+    expect(sum('conflicts')).toBe(conflicts - sum('duplicates'));
+    expect(sum('readBacks')).toBe(readBacks);
     await watch.stop();
   });
 });

@@ -82,6 +82,14 @@ describe('/metricsz with a real nats-server', () => {
     expect(m.value('flagsmith_sse_delivery_latency_seconds_bucket{le="1"}')).toBe(1);
     expect(m.value('flagsmith_sse_delivery_latency_seconds_sum')).toBeGreaterThanOrEqual(0);
     expect(m.value('flagsmith_sse_publishes_total{result="published"}')).toBe(1);
+    // One write, stored; the same timestamp again is answered from memory, with no write.
+    expect((await publish(1_700_000_001)).status).toBe(200);
+    m = await scrape(port);
+    expect(m.value('flagsmith_sse_publishes_total{result="duplicate"}')).toBe(1);
+    expect(m.value('flagsmith_sse_nats_writes_total{result="stored"}')).toBe(1);
+    expect(m.value('flagsmith_sse_nats_writes_total{result="duplicate"}')).toBe(0);
+    expect(m.value('flagsmith_sse_nats_writes_total{result="conflict"}')).toBe(0);
+    expect(m.value('flagsmith_sse_nats_read_backs_total')).toBe(0);
 
     await nats.kill('SIGKILL');
     m = await scrapeUntil((s) => s.value('flagsmith_sse_nats_connected') === 0, 'disconnected');

@@ -2,7 +2,16 @@ import type { ConnectResult } from '../connect.js';
 import type { FanoutResult } from '../fanout.js';
 import type { PublishResult } from '../publish.js';
 import type { StormResult } from '../storm.js';
-import type { BenchResults, Contender, MatrixSpec, Pair, PublishMix } from './matrix.js';
+import type {
+  BenchResults,
+  Contender,
+  MatrixSpec,
+  MixRound,
+  MixRun,
+  NatsWrites,
+  Pair,
+  PublishMix,
+} from './matrix.js';
 import { type RunningServer, startNchan, startSse } from './processes.js';
 import { type BenchPaths, loadgen } from './run-loadgen.js';
 import type { Scenario } from './runner.js';
@@ -141,16 +150,18 @@ export async function runCapacity(
       ['spread', spec.publishEnvs],
     ] as const) {
       const runs: PublishMix = mix[name];
-      for (const [slot, kind, workers] of [
-        ['one', OURS, 1],
-        ['workers', OURS, w],
-        ['nchan', NCHAN, 1],
-      ] as const) {
-        runs[slot] = await ctx.attempt(`mix ${name} ${slot}`, () =>
-          withServers(ctx, kind, 1, workers, ([s]) =>
-            loadgen<PublishResult>(
+      const where = envs === 1 ? 'one hot environment' : `${envs} environments`;
+      const publish = (
+        kind: ServerKind,
+        workers: number,
+        file: string,
+        label: string,
+      ): Promise<MixRun | undefined> =>
+        ctx.attempt(`mix ${name} ${file}`, () =>
+          withServers(ctx, kind, 1, workers, async ([s]) => {
+            const run = await loadgen<PublishResult>(
               ctx.paths,
-              `mix-${name}-${slot}`,
+              `mix-${name}-${file}`,
               [
                 'publish',
                 ...kind.args([s!.url]),
@@ -164,13 +175,31 @@ export async function runCapacity(
                 String(s!.pid),
                 ...(kind === OURS ? ['--pid', String(ctx.nats.pid)] : []),
                 '--label',
-                `${kind.name}, ${envs === 1 ? 'one hot environment' : `${envs} environments`}, ${workers} worker(s)`,
+                label,
               ],
               ctx.log,
-            ),
-          ),
+            );
+            return kind === OURS ? { ...run, writes: await natsWrites(s!.url) } : run;
+          }),
         );
+      // 1 process and N workers alternate which goes first, so drift in the machine's load
+      // favours neither; every round is kept.
+      runs.rounds = [];
+      for (let i = 0; i < spec.mixRounds; i++) {
+        const order: MixRound['order'] = i % 2 === 0 ? ['one', 'workers'] : ['workers', 'one'];
+        const round: MixRound = { order };
+        for (const slot of order) {
+          const workers = slot === 'one' ? 1 : w;
+          round[slot] = await publish(
+            OURS,
+            workers,
+            `${slot}-${i + 1}`,
+            `ours, ${where}, ${workers} worker(s), round ${i + 1}`,
+          );
+        }
+        runs.rounds.push(round);
       }
+      runs.nchan = await publish(NCHAN, 1, 'nchan', `nchan, ${where}, 1 worker(s)`);
     }
   }
 
@@ -275,4 +304,30 @@ async function withServers<T>(
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
+}
+
+/**
+ * What the writes of the `apps/sse` at `url` met in JetStream, from its `/metricsz`
+ * (`flagsmith_sse_nats_writes_total` and `flagsmith_sse_nats_read_backs_total`; with
+ * workers, the sum over all of them). `undefined` when the metrics cannot be read.
+ */
+export async function natsWrites(url: string): Promise<NatsWrites | undefined> {
+  let text: string;
+  try {
+    const response = await fetch(`${url}/metricsz`);
+    if (!response.ok) return undefined;
+    text = await response.text();
+  } catch {
+    return undefined;
+  }
+  const value = (pattern: RegExp): number | undefined => {
+    const match = pattern.exec(text);
+    return match === null ? undefined : Number(match[1]);
+  };
+  const stored = value(/^flagsmith_sse_nats_writes_total\{result="stored"\} (\S+)$/m);
+  const duplicate = value(/^flagsmith_sse_nats_writes_total\{result="duplicate"\} (\S+)$/m);
+  const conflict = value(/^flagsmith_sse_nats_writes_total\{result="conflict"\} (\S+)$/m);
+  const readBacks = value(/^flagsmith_sse_nats_read_backs_total (\S+)$/m);
+  if (stored === undefined || duplicate === undefined || conflict === undefined) return undefined;
+  return { stored, duplicate, conflict, readBacks: readBacks ?? 0 };
 }

@@ -85,11 +85,35 @@ export interface BaselineInfo {
   label: string;
 }
 
-/** One publish mix: ours with 1 process, ours with several, nchan. */
+/** What an `apps/sse` run's writes met in JetStream, read from its `/metricsz` at the end. */
+export interface NatsWrites {
+  stored: number;
+  duplicate: number;
+  conflict: number;
+  readBacks: number;
+}
+
+/** A publish run of ours, with what its writes met (absent when `/metricsz` could not be read). */
+export type MixRun = Run<PublishResult> & { writes?: NatsWrites | undefined };
+
+/** One round of a publish mix: 1 process and N workers, back to back in `order`. */
+export interface MixRound {
+  order: Array<'one' | 'workers'>;
+  one?: MixRun | undefined;
+  workers?: MixRun | undefined;
+}
+
+/**
+ * One publish mix: alternating rounds of ours with 1 process and with several
+ * (`rounds`), and nchan once. Runs from before the rounds have one `one` and
+ * one `workers` instead.
+ */
 export interface PublishMix {
+  rounds?: MixRound[];
   one?: Run<PublishResult> | undefined;
   workers?: Run<PublishResult> | undefined;
-  nchan?: Run<PublishResult> | undefined;
+  /** nchan, once per mix (no `writes`: it has no JetStream). */
+  nchan?: MixRun | undefined;
 }
 
 /** The standard matrix, or a small one for a quick check. */
@@ -114,6 +138,8 @@ export interface MatrixSpec {
   fanoutPairs: number;
   /** `SSE_WORKERS` of the publish mixes' N-worker runs. */
   mixWorkers: number;
+  /** Rounds of each publish mix (1 process and N workers, the order alternating). */
+  mixRounds: number;
   /** The overlap run: subscribers, `SSE_WORKERS` (≥ 4), ramp, and how many connect before the publishes start. */
   gapsSubscribers: number;
   gapsWorkers: number;
@@ -139,6 +165,7 @@ export const STANDARD: MatrixSpec = {
   stormSubscribers: 19_000,
   fanoutPairs: 5,
   mixWorkers: 2,
+  mixRounds: 5,
   gapsSubscribers: 100_000,
   gapsWorkers: 6,
   gapsRamp: 5000,
@@ -163,6 +190,7 @@ export const QUICK: MatrixSpec = {
   stormSubscribers: 1000,
   fanoutPairs: 2,
   mixWorkers: 2,
+  mixRounds: 2,
   gapsSubscribers: 3000,
   gapsWorkers: 4,
   gapsRamp: 1500,

@@ -110,8 +110,26 @@ export interface Broker {
    * can skip has it (JetStream: see `JetStreamBroker.coalescedUpdates`).
    */
   readonly coalescedUpdates?: number;
+  /**
+   * What the broker's writes met (monotonic counts, for metrics). Only a
+   * broker whose writes can conflict has it (JetStream: see
+   * `JetStreamBroker.writeCounts`).
+   */
+  readonly writeCounts?: Readonly<BrokerWriteCounts>;
   /** Stops following, drains and closes connections. Idempotent. */
   close(): Promise<void>;
+}
+
+/** What a broker's writes met: see {@link Broker.writeCounts}. */
+export interface BrokerWriteCounts {
+  /** Writes stored. */
+  readonly stored: number;
+  /** Writes found already stored (same message id). */
+  readonly duplicates: number;
+  /** Writes refused because another write to the same environment came first. */
+  readonly conflicts: number;
+  /** Reads of an environment's stored update that followed a refused write. */
+  readonly readBacks: number;
 }
 
 /** The broker cannot take a publish or serve a subscription right now; retry later. */

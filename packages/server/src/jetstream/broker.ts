@@ -19,12 +19,13 @@ import { reported } from './errors.js';
 import { StreamFollower } from './follower.js';
 import type { JetStreamBrokerOptions, NatsOperation } from './options.js';
 import { StreamSetup } from './stream-config.js';
-import { UpdateWriter } from './writer.js';
+import { UpdateWriter, type WriteCounts } from './writer.js';
 
 /** How long the first read of the stream may take before the instance serves anyway. */
 const BACKLOG_WAIT_MS = 10_000;
 /** Timeout of stream and consumer management requests. */
 const ADMIN_TIMEOUT_MS = 5_000;
+const NO_WRITES: Readonly<WriteCounts> = { stored: 0, duplicates: 0, conflicts: 0, readBacks: 0 };
 
 /**
  * The production broker: NATS JetStream shared by every instance. It composes
@@ -112,6 +113,15 @@ export class JetStreamBroker implements Broker {
    */
   get coalescedUpdates(): number {
     return this.#follower.coalesced;
+  }
+
+  /**
+   * What this instance's writes met in JetStream: stored, duplicate, refused
+   * by compare-and-set (another writer moved the subject first), and the
+   * read-backs that followed. Monotonic, for `flagsmith_sse_nats_writes_total`.
+   */
+  get writeCounts(): Readonly<WriteCounts> {
+    return this.#writer?.counts ?? NO_WRITES;
   }
 
   /** The latest timestamp of an environment stored within the last hour, from memory. */

@@ -222,6 +222,10 @@ export async function restoreUpdate(
   }
 }
 
+function isConflict(error: unknown): boolean {
+  return error instanceof PublishRejectedError && error.isWrongLastSequence;
+}
+
 /** Options of {@link UpdateWriter}. */
 export interface UpdateWriterOptions {
   /** The broker's connection. */
@@ -252,6 +256,18 @@ export interface UpdateWriterOptions {
   ) => void;
 }
 
+/** What the writes of an {@link UpdateWriter} met so far (monotonic counts). */
+export interface WriteCounts {
+  /** Writes JetStream stored. */
+  stored: number;
+  /** Writes JetStream answered as a duplicate of a stored `Nats-Msg-Id`. */
+  duplicates: number;
+  /** Writes refused because the subject had moved on (compare-and-set). */
+  conflicts: number;
+  /** Reads of a subject's last message after a refused write. */
+  readBacks: number;
+}
+
 interface Waiter {
   readonly updatedAt: number;
   resolve(outcome: PublishOutcome): void;
@@ -275,6 +291,8 @@ export class UpdateWriter {
   /** Rejecters of reads waiting on NATS, failed at once when the connection is lost. */
   readonly #inflight = new Set<(error: unknown) => void>();
   #turn: Promise<void> | undefined;
+  /** What the writes met, for `flagsmith_sse_nats_writes_total`. */
+  readonly counts: WriteCounts = { stored: 0, duplicates: 0, conflicts: 0, readBacks: 0 };
 
   constructor(options: UpdateWriterOptions) {
     this.#options = options;
@@ -283,10 +301,23 @@ export class UpdateWriter {
       publish: (subject, payload, headers) => {
         options.assertReady();
         // The publisher fails this at once if the connection is lost (failInflight).
-        return this.#publisher.publish(subject, payload, headers);
+        return this.#publisher.publish(subject, payload, headers).then(
+          (ack) => {
+            if (ack.duplicate) this.counts.duplicates++;
+            else this.counts.stored++;
+            return ack;
+          },
+          (error: unknown) => {
+            if (isConflict(error)) this.counts.conflicts++;
+            throw error;
+          },
+        );
       },
-      isConflict: (error) => error instanceof PublishRejectedError && error.isWrongLastSequence,
-      readLast: (subject) => this.#readLast(subject),
+      isConflict,
+      readLast: (subject) => {
+        this.counts.readBacks++;
+        return this.#readLast(subject);
+      },
     };
   }
 

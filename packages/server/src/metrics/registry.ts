@@ -151,6 +151,23 @@ export function createMetricsRegistry(hub: Hub, broker: Broker): Registry {
     'Updates not fanned out here because a newer one of the same environment replaced them first.',
     () => broker.coalescedUpdates ?? 0,
   );
+  labelledCounter(
+    register,
+    'flagsmith_sse_nats_writes_total',
+    'Writes of updates to JetStream, by what JetStream answered (conflict: another write to the environment came first).',
+    'result',
+    {
+      stored: () => broker.writeCounts?.stored ?? 0,
+      duplicate: () => broker.writeCounts?.duplicates ?? 0,
+      conflict: () => broker.writeCounts?.conflicts ?? 0,
+    },
+  );
+  counter(
+    register,
+    'flagsmith_sse_nats_read_backs_total',
+    "Reads of an environment's stored update from JetStream, after a refused write.",
+    () => broker.writeCounts?.readBacks ?? 0,
+  );
   return register;
 }
 

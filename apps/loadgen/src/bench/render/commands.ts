@@ -1,5 +1,6 @@
 import type { Run } from '../matrix.js';
 import type { RenderInput } from './format.js';
+import { mixRounds } from './mix.js';
 
 /** Every run of the bench, in the order the sections show them. */
 export function allRuns({ results }: RenderInput): Array<Run<unknown>> {
@@ -23,7 +24,8 @@ export function allRuns({ results }: RenderInput): Array<Run<unknown>> {
     ...(results.fanoutPairs ?? []).flatMap((p) => [p.baseline, p.ours, p.nchan]),
     ...(['hot', 'spread'] as const).flatMap((m) => {
       const mix = results.publishMix?.[m];
-      return [mix?.one, mix?.workers, mix?.nchan];
+      if (mix === undefined) return [];
+      return [...mixRounds(mix).flatMap((r) => r.order.map((slot) => r[slot])), mix.nchan];
     }),
     results.gaps?.ours,
     results.gaps?.nchan,

@@ -1,7 +1,7 @@
 import { int, ms, pct, table } from '../../report/format.js';
 import { ACCEPT_GOAL, acceptRatio, hasAcceptCost } from './accept.js';
 import { type RenderInput, ratio, verdict } from './format.js';
-import { mixMet } from './mix.js';
+import { mixMet, mixRatioText } from './mix.js';
 import { median, PAIRS_GOAL, pairRatios } from './pairs.js';
 import { stormMet } from './storm.js';
 
@@ -37,8 +37,6 @@ export function goalsTable(input: RenderInput): string[] {
   const ratios = pairRatios(input);
   const m = median(ratios);
   const mix = results.publishMix;
-  const mixRatio = (x: NonNullable<typeof mix>['hot']) =>
-    ratio(x.workers?.result.requestsPerSecond, x.one?.result.requestsPerSecond);
   const mixVerdicts = mix ? [mixMet(mix.hot), mixMet(mix.spread)] : [];
   const go = results.gaps?.ours?.result.gaps;
   const gn = results.gaps?.nchan?.result.gaps;
@@ -79,7 +77,7 @@ export function goalsTable(input: RenderInput): string[] {
         [
           '4',
           'N workers publish ≥ 1 worker (one hot environment / many)',
-          mix ? `${mixRatio(mix.hot)} / ${mixRatio(mix.spread)}` : '–',
+          mix ? `${mixRatioText(mix.hot)} / ${mixRatioText(mix.spread)}` : '–',
           '',
           '',
           verdict(
