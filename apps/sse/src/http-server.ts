@@ -179,6 +179,7 @@ function cleartextServer(
       firstBytes.delete(socket);
       if (isH2) {
         // The h2 session reads the bytes already buffered on the socket itself.
+        socket.pause();
         socket.unshift(seen);
         h2.emit('connection', socket);
       } else if (fastPath === undefined || !fastPath(socket, seen)) {
@@ -230,8 +231,11 @@ const PREFACE_FIRST_BYTE = H2_PREFACE[0];
 
 /**
  * Reads until the bytes received either are the whole h2 preface or differ
- * from it, then pauses the socket and calls `route` with them (to put back with
- * `unshift` for whoever reads the connection next).
+ * from it, then stops listening and calls `route` with them, in the `data`
+ * event that decided (to put back with `unshift` for whoever reads the
+ * connection next). The socket is left flowing: `route` pauses it when
+ * another reader takes over, and a stream served directly goes on reading
+ * and dropping what the client sends without a pause and a resume.
  */
 export function sniffPreface(socket: Socket, route: (isH2: boolean, seen: Buffer) => void): void {
   let seen: Buffer | undefined;
@@ -243,7 +247,6 @@ export function sniffPreface(socket: Socket, route: (isH2: boolean, seen: Buffer
       seen[0] === PREFACE_FIRST_BYTE && seen.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
     if (matches && n < H2_PREFACE.length) return;
     socket.removeListener('data', onData);
-    socket.pause();
     route(matches, seen);
   };
   socket.on('data', onData);

@@ -114,8 +114,9 @@ export function streamFastPath(options: StreamFastPathOptions): StreamFastPath {
     if (request === undefined) return false;
     hub.subscribe(pendingHttp1Stream(socket, true), request.environment, request.lastEventId);
     // Read on and drop what arrives, as node:http does: a paused socket stops reading once
-    // 16 KiB wait in it, and would then miss the client's FIN behind them.
-    socket.resume();
+    // 16 KiB wait in it, and would then miss the client's FIN behind them. The socket is
+    // flowing already (its first bytes came in a `data` event); this keeps it so.
+    if (socket.isPaused()) socket.resume();
     return true;
   };
 }

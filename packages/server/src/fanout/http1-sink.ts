@@ -39,9 +39,52 @@ export function pendingHttp1Stream(socket: Socket, chunked: boolean): PendingStr
     chunked,
     open(first, now) {
       if (socket.destroyed || !socket.writable) return undefined;
-      const head = Buffer.from(http1ResponseHead(new Date(now), chunked), 'latin1');
-      socket.write(first.length === 0 ? head : Buffer.concat([head, ...first]));
+      socket.write(openingBytes(now, chunked, first));
       return socket;
     },
   };
+}
+
+/**
+ * The last opening write built, for each framing: its second (the `Date`), the
+ * first frames it was built with, and the bytes. Streams that open in the same
+ * second with the same first frames (a reconnect storm on one environment) get
+ * the same bytes, built once: no Date string, head or concatenation per
+ * stream. The bytes are never changed after they are built, so one buffer can
+ * be queued on many sockets.
+ */
+interface Opening {
+  second: number;
+  first: readonly Uint8Array[];
+  head: Buffer;
+  bytes: Buffer;
+}
+
+const lastOpening: { chunked: Opening | undefined; plain: Opening | undefined } = {
+  chunked: undefined,
+  plain: undefined,
+};
+
+/** The head at `now` (epoch milliseconds) followed by `first`, as one buffer. */
+function openingBytes(now: number, chunked: boolean, first: readonly Uint8Array[]): Buffer {
+  const second = Math.floor(now / 1000);
+  const last = chunked ? lastOpening.chunked : lastOpening.plain;
+  if (last !== undefined && last.second === second && sameFrames(last.first, first)) {
+    return last.bytes;
+  }
+  const head =
+    last !== undefined && last.second === second
+      ? last.head
+      : Buffer.from(http1ResponseHead(new Date(now), chunked), 'latin1');
+  const bytes = first.length === 0 ? head : Buffer.concat([head, ...first]);
+  const opening = { second, first, head, bytes };
+  if (chunked) lastOpening.chunked = opening;
+  else lastOpening.plain = opening;
+  return bytes;
+}
+
+function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -32,6 +32,8 @@ export interface HubOptions {
 
 /** Fan-outs waiting for a stored time are forgotten beyond this many (the stream never delivered them). */
 const MAX_UNSTAMPED = 10_000;
+/** Encoded update frames kept for reuse (a few hundred bytes each); the cache starts over when full. */
+const FRAME_CACHE_SIZE = 1024;
 
 /**
  * The fan-out: environment -> open streams. A stream joins through
@@ -50,6 +52,7 @@ export class Hub {
   /** Fan-outs waiting for their stored time (see {@link Broker.onStored}), by environment. */
   private readonly unstamped = new Map<string, { updatedAt: number; writtenAt: number }>();
   private readonly frameOptions: { id: boolean };
+  private readonly frames = new Map<number, Frame>();
   private readonly sweepRules: SweepRules;
   private readonly maxStreamAgeMs: number;
   private readonly streamAgeJitter: number;
@@ -118,9 +121,20 @@ export class Hub {
     this.stopSweeper = undefined;
   }
 
-  /** The bytes of one update event, both ways, each written unchanged to every stream of its kind. */
+  /**
+   * The bytes of one update event, both ways, each written unchanged to every
+   * stream of its kind. Kept for the timestamps seen recently: in a reconnect
+   * storm every new stream of an environment starts with the same initial
+   * event, encoded once rather than once per stream.
+   */
   private frameFor(updatedAt: number): Frame {
-    return frameOf(encodeUpdateFrame(updatedAt, this.frameOptions));
+    let frame = this.frames.get(updatedAt);
+    if (frame === undefined) {
+      frame = frameOf(encodeUpdateFrame(updatedAt, this.frameOptions));
+      if (this.frames.size >= FRAME_CACHE_SIZE) this.frames.clear();
+      this.frames.set(updatedAt, frame);
+    }
+    return frame;
   }
 
   /**
