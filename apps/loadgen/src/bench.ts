@@ -18,7 +18,7 @@ import { indexHtml, writeBenchmarksMd } from './bench/write.js';
  * `--sizes 1000,19000` other fan-out sizes; `--server-node BIN` runs `apps/sse` on another Node;
  * `--baseline DIR` also runs another checkout's built `apps/sse` (`DIR/apps/sse/dist/main.js`) in
  * the `pairs` and `connect` scenarios, alternating with this one, and `--pairs N` sets how many
- * A/B comparisons one run makes (fan-out pairs, and rounds of each publish mix); `--benchmarks FILE`
+ * A/B comparisons one run makes (fan-out pairs, rounds of target 5 and of each publish mix); `--benchmarks FILE`
  * and `--reports DIR` write elsewhere. `--render FILE` runs nothing: it writes
  * BENCHMARKS.md and the index page again from a saved run's `bench.json`
  * (after a change to how results are written up).
@@ -68,7 +68,7 @@ async function bench(): Promise<void> {
     if (!Number.isInteger(pairs) || pairs < 1) {
       throw new Error(`--pairs takes a whole number of pairs from 1, not "${values.pairs}"`);
     }
-    spec = { ...spec, fanoutPairs: pairs, mixRounds: pairs };
+    spec = { ...spec, fanoutPairs: pairs, mixRounds: pairs, connectRounds: pairs };
   }
   const baseline = values.baseline === undefined ? undefined : baselineOf(values.baseline);
   if (baseline) log(`bench: baseline ${baseline.label} (${baseline.main})`);

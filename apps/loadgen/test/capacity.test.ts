@@ -29,6 +29,7 @@ describe('pnpm bench: issue #16 scenarios', () => {
     stormSubscribers: 300,
     fanoutPairs: 1,
     mixRounds: 2,
+    connectRounds: 2,
     publishConcurrency: 4,
     publishDurationMs: 300,
     publishEnvs: 5,
@@ -98,6 +99,13 @@ describe('pnpm bench: issue #16 scenarios', () => {
       expect(r.serverCpuMsPer1000).toBeCloseTo((r.serverCpuMs! * 1000) / r.connected, 6);
       expect(r.connectsPerSecond).toBeGreaterThan(0);
     }
+    // Target 5 ran twice, the order rotated; each round started its servers afresh.
+    expect(results.connect.order).toEqual(['ours', 'nchan']);
+    expect(results.connectRounds!.map((r) => r.order)).toEqual([['nchan', 'ours']]);
+    const round2 = results.connectRounds![0]!;
+    for (const r of [round2.ours!.result, round2.nchan!.result]) expect(r.connected).toBe(200);
+    expect(round2.ours!.command).toContain('round 2');
+    expect(round2.ours!.result.options.pids).not.toEqual(results.connect.ours!.result.options.pids);
     // SSE_WORKERS=2: the primary's own CPU is a part of the whole tree's.
     expect(k.ours!.result.serverOwnCpuMs[0]).toBeLessThanOrEqual(k.ours!.result.serverCpuMs!);
     expect(k.ours!.command).toContain('--clients 300');
@@ -132,6 +140,9 @@ describe('pnpm bench: issue #16 scenarios', () => {
     // /proc counts CPU in 10 ms ticks: nchan may spend 0 ticks on 300 connections, and then there is no ratio.
     const ratio = acceptRatio(k.ours!.result, k.nchan!.result);
     expect(md).toContain('### 7. Cost of accepting connections');
+    expect(md).toContain('Every round of the 200');
+    expect(md).toContain('| 2 | nchan, ours |');
+    expect(md).toContain(round2.nchan!.command);
     expect(md).toContain(ratio === undefined ? '| – | not measured |' : `| ${ratio.toFixed(2)}× |`);
     expect(md).toContain('### 9. Fan-out pairs');
     const pr =

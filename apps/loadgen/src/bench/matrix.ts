@@ -47,7 +47,11 @@ export interface BenchResults {
     ours: Run<ConnectResult> | undefined;
     nchan: Run<ConnectResult> | undefined;
     baseline?: Run<ConnectResult> | undefined;
+    /** Who ran first (absent in runs from before the rounds). */
+    order?: Contender[];
   };
+  /** Rounds 2 and on of target 5 (round 1 is `connect`), the order rotating; absent with one round. */
+  connectRounds?: Array<Pair<ConnectResult> & { order: Contender[] }>;
   /** The other checkout measured as `baseline` (`pnpm bench --baseline DIR`), absent without. */
   baseline?: BaselineInfo;
   /** Runs that failed, with the error. */
@@ -140,6 +144,8 @@ export interface MatrixSpec {
   mixWorkers: number;
   /** Rounds of each publish mix (1 process and N workers, the order alternating). */
   mixRounds: number;
+  /** Rounds of target 5 (19,000 at once into one process, each contender once per round). */
+  connectRounds: number;
   /** The overlap run: subscribers, `SSE_WORKERS` (≥ 4), ramp, and how many connect before the publishes start. */
   gapsSubscribers: number;
   gapsWorkers: number;
@@ -166,6 +172,7 @@ export const STANDARD: MatrixSpec = {
   fanoutPairs: 5,
   mixWorkers: 2,
   mixRounds: 5,
+  connectRounds: 5,
   gapsSubscribers: 100_000,
   gapsWorkers: 6,
   gapsRamp: 5000,
@@ -191,6 +198,7 @@ export const QUICK: MatrixSpec = {
   fanoutPairs: 2,
   mixWorkers: 2,
   mixRounds: 2,
+  connectRounds: 1,
   gapsSubscribers: 3000,
   gapsWorkers: 4,
   gapsRamp: 1500,

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { ConnectResult } from '../connect.js';
 import type { FanoutResult } from '../fanout.js';
 import type { PublishResult } from '../publish.js';
-import { runCapacity } from './capacity.js';
+import { pairContenders, pairOrder, runCapacity } from './capacity.js';
 import { loadNow } from './machine.js';
-import type { BaselineInfo, BenchResults, Contender, MatrixSpec } from './matrix.js';
+import type { BaselineInfo, BenchResults, Contender, MatrixSpec, Pair } from './matrix.js';
 import {
   type RunningServer,
   startBareHttp,
@@ -132,20 +132,21 @@ export async function runMatrix(
       }
     }
 
-    // Target 5: connection storm against one process (and the baseline build, when given).
-    const connectRuns: Array<[Contender, ServerKind, string | undefined]> = [
-      ['ours', OURS, undefined],
-      ['nchan', NCHAN, undefined],
-    ];
-    if (paths.baselineMain) connectRuns.unshift(['baseline', OURS, paths.baselineMain]);
-    for (const [who, kind, main] of only.has('connect') ? connectRuns : []) {
-      results.connect[who] = await attempt(`connect ${who}`, () =>
+    // Target 5: connection storm against one process (and the baseline build, when given),
+    // in `connectRounds` rounds whose order rotates: round 1 is `results.connect`, the others
+    // `results.connectRounds`, each with its own reports.
+    const contenders = pairContenders(paths.baselineMain !== undefined);
+    const connectOnce = (who: Contender, round: number) => {
+      const kind = who === 'nchan' ? NCHAN : OURS;
+      const main = who === 'baseline' ? paths.baselineMain : undefined;
+      const suffix = round === 1 ? '' : `-round-${round}`;
+      return attempt(`connect ${who}${suffix}`, () =>
         withServer(
           kind,
           (s) =>
             loadgen<ConnectResult>(
               paths,
-              `connect-${spec.storm}-${who}`,
+              `connect-${spec.storm}-${who}${suffix}`,
               [
                 'connect',
                 ...kind.args([s.url]),
@@ -154,13 +155,23 @@ export async function runMatrix(
                 '--pid',
                 String(s.pid),
                 '--label',
-                `${who === 'baseline' ? `baseline ${baseline?.label ?? ''}` : who}, ${spec.storm} at once`,
+                `${who === 'baseline' ? `baseline ${baseline?.label ?? ''}` : who}, ${spec.storm} at once${round === 1 ? '' : `, round ${round}`}`,
               ],
               log,
             ),
           main,
         ),
       );
+    };
+    if (only.has('connect')) {
+      if (spec.connectRounds > 1) results.connectRounds = [];
+      for (let round = 1; round <= spec.connectRounds; round++) {
+        const order = pairOrder(contenders, round - 1);
+        const pair: Pair<ConnectResult> & { order: Contender[] } = { order };
+        for (const who of order) pair[who] = await connectOnce(who, round);
+        if (round === 1) results.connect = { ...pair, ours: pair.ours, nchan: pair.nchan };
+        else results.connectRounds?.push(pair);
+      }
     }
 
     // Target 3: publish throughput (ours: JetStream file storage, acked), one process each,

@@ -10,6 +10,7 @@ export function allRuns({ results }: RenderInput): Array<Run<unknown>> {
     results.connect.baseline,
     results.connect.ours,
     results.connect.nchan,
+    ...(results.connectRounds ?? []).flatMap((p) => [p.baseline, p.ours, p.nchan]),
     results.publish.ours,
     results.publish.oursWorkers,
     results.publish.nchan,
