@@ -29,6 +29,11 @@ export interface ConnectResult {
   timeToAllMs: number | undefined;
   /** Server CPU time spent accepting the storm, ms. */
   serverCpuMs: number | undefined;
+  /**
+   * Of that, user-space time, ms; the rest is kernel time spent for the server (on loopback
+   * that includes delivering what it sends to the client's socket).
+   */
+  serverUserCpuMs?: number | undefined;
   /** Of that, each `--pid`'s own CPU time without its descendants (a cluster primary, nginx's master), ms. */
   serverOwnCpuMs: number[];
   /** Server CPU time per 1,000 connected clients, ms. */
@@ -74,6 +79,7 @@ export async function runConnect(
     failures: opened.counts.failures,
     timeToAllMs,
     serverCpuMs,
+    serverUserCpuMs: options.pids.length > 0 ? after.userCpuMs - before.userCpuMs : undefined,
     serverOwnCpuMs: ownAfter.map((ms, i) => ms - ownBefore[i]!),
     serverCpuMsPer1000:
       serverCpuMs === undefined || connected === 0 ? undefined : (serverCpuMs * 1000) / connected,

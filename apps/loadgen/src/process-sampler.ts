@@ -12,12 +12,16 @@ export interface CostSample {
   rssKb: number;
   /** Summed user + system CPU time, ms. */
   cpuMs: number;
+  /** Of that, the user-space part, ms (the rest is the kernel's work for the processes). */
+  userCpuMs: number;
   /** Subscribers connected at that moment (filled in by the caller). */
   subscribers: number;
 }
 
 /** Reads RSS (KB) and CPU time (ms) of one process from /proc; undefined if it is gone. */
-export function readProcess(pid: number): { rssKb: number; cpuMs: number } | undefined {
+export function readProcess(
+  pid: number,
+): { rssKb: number; cpuMs: number; userCpuMs: number } | undefined {
   try {
     const statm = readFileSync(`/proc/${pid}/statm`, 'latin1').split(' ');
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -28,6 +32,7 @@ export function readProcess(pid: number): { rssKb: number; cpuMs: number } | und
     return {
       rssKb: (Number(statm[1]) * PAGE_BYTES) / 1024,
       cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND,
+      userCpuMs: (utime * 1000) / TICKS_PER_SECOND,
     };
   } catch {
     return undefined;
@@ -81,14 +86,16 @@ export class ProcessSampler {
   sample(): CostSample {
     let rssKb = 0;
     let cpuMs = 0;
+    let userCpuMs = 0;
     for (const pid of withDescendants(this.pids)) {
       const p = readProcess(pid);
       if (p) {
         rssKb += p.rssKb;
         cpuMs += p.cpuMs;
+        userCpuMs += p.userCpuMs;
       }
     }
-    const s = { at: Date.now(), rssKb, cpuMs, subscribers: this.subscribers() };
+    const s = { at: Date.now(), rssKb, cpuMs, userCpuMs, subscribers: this.subscribers() };
     this.samples.push(s);
     return s;
   }

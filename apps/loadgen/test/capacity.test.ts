@@ -8,7 +8,7 @@ import { findBinary } from '../src/bench/processes.js';
 import { acceptRatio } from '../src/bench/render/accept.js';
 import { benchMarkdown } from '../src/bench/render/markdown.js';
 import { runMatrix, type Scenario } from '../src/bench/runner.js';
-import { int } from '../src/report/format.js';
+import { int, ms } from '../src/report/format.js';
 import { SSE_MAIN } from './helpers.js';
 
 // Issue #16's scenarios of `pnpm bench`, shrunk to a few hundred subscribers: real nats-server, apps/sse
@@ -97,6 +97,9 @@ describe('pnpm bench: issue #16 scenarios', () => {
     for (const r of [k.ours!.result, k.nchan!.result, results.connect.ours!.result]) {
       expect(r.connected).toBe(r.clients);
       expect(r.serverCpuMsPer1000).toBeCloseTo((r.serverCpuMs! * 1000) / r.connected, 6);
+      // User-space time is a part of the server's CPU time; the rest is the kernel's.
+      expect(r.serverUserCpuMs).toBeGreaterThanOrEqual(0);
+      expect(r.serverUserCpuMs).toBeLessThanOrEqual(r.serverCpuMs!);
       expect(r.connectsPerSecond).toBeGreaterThan(0);
     }
     // Target 5 ran twice, the order rotated; each round started its servers afresh.
@@ -142,6 +145,8 @@ describe('pnpm bench: issue #16 scenarios', () => {
     expect(md).toContain('### 7. Cost of accepting connections');
     expect(md).toContain('Every round of the 200');
     expect(md).toContain('| 2 | nchan, ours |');
+    const o2 = round2.ours!.result;
+    expect(md).toContain(`(user ${ms((o2.serverUserCpuMs! * 1000) / o2.connected)})`);
     expect(md).toContain(round2.nchan!.command);
     expect(md).toContain(ratio === undefined ? '| – | not measured |' : `| ${ratio.toFixed(2)}× |`);
     expect(md).toContain('### 9. Fan-out pairs');

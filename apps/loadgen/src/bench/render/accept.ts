@@ -17,6 +17,12 @@ export function acceptRatio(
   return o === undefined || n === undefined || n === 0 ? undefined : o / n;
 }
 
+/** `, N % user` when the run split user and kernel time (older runs did not). */
+function userShare(r: ConnectResult): string {
+  if (r.serverUserCpuMs === undefined || !r.serverCpuMs) return '';
+  return `, ${Math.round((100 * r.serverUserCpuMs) / r.serverCpuMs)} % user`;
+}
+
 /** Every round of target 5, round 1 first (runs from before the rounds have one). */
 export function connectRounds(
   results: BenchResults,
@@ -64,7 +70,7 @@ export function acceptSection(input: RenderInput): string[] {
   const cpu = (r: ConnectResult | undefined) =>
     r?.serverCpuMs === undefined
       ? '–'
-      : `${int(r.serverCpuMs)} ms (**${ms(r.serverCpuMsPer1000)} ms per 1,000**; PID ${r.options.pids[0]} itself ${int(r.serverOwnCpuMs?.[0])} ms)`;
+      : `${int(r.serverCpuMs)} ms (**${ms(r.serverCpuMsPer1000)} ms per 1,000**${userShare(r)}; PID ${r.options.pids[0]} itself ${int(r.serverOwnCpuMs?.[0])} ms)`;
   const row = (
     scale: string,
     o: Run<ConnectResult> | undefined,
@@ -85,7 +91,14 @@ export function acceptSection(input: RenderInput): string[] {
   };
   const k = results.connectHundredK;
   const rounds = connectRounds(results);
-  const perK = (r: Run<ConnectResult> | undefined) => ms(r?.result.serverCpuMsPer1000);
+  const perK = (r: Run<ConnectResult> | undefined) => {
+    const user = r?.result.serverUserCpuMs;
+    const connected = r?.result.connected ?? 0;
+    const total = ms(r?.result.serverCpuMsPer1000);
+    return user === undefined || connected === 0
+      ? total
+      : `${total} (user ${ms((user * 1000) / connected)})`;
+  };
   const withBaseline = rounds.some((r) => r.baseline !== undefined);
   const roundRows = rounds.map((r, i) => [
     String(i + 1),
@@ -101,7 +114,7 @@ export function acceptSection(input: RenderInput): string[] {
   const roundsTable =
     rounds.length > 1
       ? [
-          `Every round of the ${int(spec.storm)} (server CPU per 1,000 accepted connections, ms; each round starts each server afresh, the order rotating):`,
+          `Every round of the ${int(spec.storm)} (server CPU per 1,000 accepted connections, ms, and of that the user-space part; the rest is kernel time; each round starts each server afresh, the order rotating):`,
           '',
           table(
             [
