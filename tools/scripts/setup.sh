@@ -6,6 +6,8 @@
 #                       start, the official Flagsmith Python SDK and nats-py in
 #                       .cache/python, and Node 24 LTS in .cache/node24
 #   setup.sh --check    + what tools/scripts/check-deploy.sh needs
+#   setup.sh --image    + podman, buildah, runc and debootstrap, for
+#                       tools/scripts/build-image.sh and smoke-image.sh
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,8 +23,9 @@ needs=(start)
 case "${1:-}" in
   --test) needs=(start test) ;;
   --check) needs=(start test check) ;;
+  --image) needs=(start test check image) ;;
   '') ;;
-  *) echo "usage: setup.sh [--test|--check]" >&2; exit 2 ;;
+  *) echo "usage: setup.sh [--test|--check|--image]" >&2; exit 2 ;;
 esac
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
@@ -31,7 +34,7 @@ present() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null
 # The one list of every external program that the tests, `pnpm bench`, `pnpm chaos`
 # and the documented scripts start (tools/scripts/test/programs.test.ts fails,
 # naming the program, when a helper spawns one that is not here). A row is:
-# program, Debian package, need (start | test | check), and what proves it is
+# program, Debian package, need (start | test | check | image), and what proves it is
 # installed (a command on PATH, or an absolute path). setpriv, dpkg-query, uname
 # and sh come with every Debian (essential packages); they are listed because
 # the tests start them (nats-launcher's reaper, loadgen's machine description).
@@ -54,6 +57,10 @@ git           git                  test   git
 pnpm          npm:pnpm             start  pnpm
 promtool      prometheus           check  promtool
 python3-yaml  python3-yaml         check  /usr/lib/python3/dist-packages/yaml/__init__.py
+podman        podman               image  podman
+buildah       buildah              image  buildah
+runc          runc                 image  runc
+debootstrap   debootstrap          image  debootstrap
 LIST
 )
 
