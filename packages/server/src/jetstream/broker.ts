@@ -77,6 +77,8 @@ export class JetStreamBroker implements Broker {
       restore: (environment, updatedAt, over) =>
         this.#writer!.restore(environment, updatedAt, over),
     });
+    // A write refused by another writer waits (briefly) for memory to move on: tell it when.
+    this.#events.onUpdate((update) => this.#writer?.observed(update.environment));
   }
 
   /** Current connectivity. */

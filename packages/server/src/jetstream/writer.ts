@@ -102,6 +102,14 @@ export interface WriteUpdateOptions {
   readonly readFirst?: boolean;
   /** Called with each message read back from the stream. */
   readonly onRead?: (stored: StoredUpdate) => void;
+  /**
+   * After a refused write whose winner memory has already seen, and which is
+   * older than this update: resolves when it is worth deciding again. Another
+   * writer is active on the subject; its next write is likely newer than this
+   * update (then no write is needed at all), so waiting briefly for it saves
+   * writes that would conflict again. Without it, the next attempt goes at once.
+   */
+  readonly afterConflict?: (sequence: number) => Promise<void>;
 }
 
 /** The result of {@link writeUpdate}. */
@@ -186,6 +194,9 @@ export async function writeUpdate(
     // With two instances on one hot environment this is nearly every conflict.
     const after = options.known?.();
     if (after !== undefined && after.sequence > Math.max(expected, known?.sequence ?? 0)) {
+      if (options.afterConflict !== undefined && after.updatedAt < updatedAt) {
+        await options.afterConflict(after.sequence);
+      }
       read = undefined;
       readBack = false;
       continue;
@@ -256,6 +267,13 @@ export interface UpdateWriterOptions {
   ) => void;
 }
 
+/**
+ * How long a write refused by another writer's waits for that writer's next
+ * write before trying again (see {@link WriteUpdateOptions.afterConflict}).
+ * A write's round trip to JetStream is about a millisecond on one host.
+ */
+export const CONFLICT_WAIT_MS = 5;
+
 /** What the writes of an {@link UpdateWriter} met so far (monotonic counts). */
 export interface WriteCounts {
   /** Writes JetStream stored. */
@@ -291,6 +309,8 @@ export class UpdateWriter {
   /** Rejecters of reads waiting on NATS, failed at once when the connection is lost. */
   readonly #inflight = new Set<(error: unknown) => void>();
   #turn: Promise<void> | undefined;
+  /** Writes waiting, by environment, for memory to move on after a conflict. */
+  readonly #conflictWaits = new Map<string, Set<() => void>>();
   /** What the writes met, for `flagsmith_sse_nats_writes_total`. */
   readonly counts: WriteCounts = { stored: 0, duplicates: 0, conflicts: 0, readBacks: 0 };
 
@@ -352,8 +372,21 @@ export class UpdateWriter {
     return restoreUpdate(this.channel, environment, updatedAt, overSequence);
   }
 
+  /**
+   * Memory learned a newer update of `environment` (from the stream or a
+   * write): writes waiting after a conflict decide again now.
+   */
+  observed(environment: string): void {
+    const waits = this.#conflictWaits.get(environment);
+    if (waits === undefined) return;
+    this.#conflictWaits.delete(environment);
+    for (const wake of waits) wake();
+  }
+
   /** Fails every write and read waiting on NATS; returns how many writes were waiting. */
   failInflight(error: BrokerUnavailableError): number {
+    // Writes waiting after a conflict go on at once, and meet the unavailable broker.
+    for (const environment of [...this.#conflictWaits.keys()]) this.observed(environment);
     const writes = this.#publisher.failAll(error);
     for (const reject of this.#inflight) reject(error);
     this.#inflight.clear();
@@ -417,6 +450,7 @@ export class UpdateWriter {
             accept(environment, last.updatedAt, last.storedAt, last.sequence, true);
           }
         },
+        afterConflict: (sequence) => this.#waitAfterConflict(environment, sequence),
       });
     } catch (error) {
       // A conflict that outlasted the retries (PublishConflictError) is a 503 like any failed
@@ -429,6 +463,34 @@ export class UpdateWriter {
       accept(environment, updatedAt, this.#options.clock(), result.sequence ?? 0, false);
     }
     return result.outcome;
+  }
+
+  /**
+   * Resolves once memory holds a write of `environment` after `sequence` (the
+   * other writer's next one), or after {@link CONFLICT_WAIT_MS}.
+   */
+  #waitAfterConflict(environment: string, sequence: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if ((this.#options.known(environment)?.sequence ?? 0) > sequence) {
+        resolve();
+        return;
+      }
+      let waits = this.#conflictWaits.get(environment);
+      if (waits === undefined) {
+        waits = new Set();
+        this.#conflictWaits.set(environment, waits);
+      }
+      const wake = (): void => {
+        clearTimeout(timer);
+        waits.delete(wake);
+        if (waits.size === 0 && this.#conflictWaits.get(environment) === waits) {
+          this.#conflictWaits.delete(environment);
+        }
+        resolve();
+      };
+      const timer = setTimeout(wake, CONFLICT_WAIT_MS);
+      waits.add(wake);
+    });
   }
 
   async #readLast(subject: string): Promise<StoredUpdate | undefined> {
