@@ -7,7 +7,11 @@ import {
 } from '@flagsmith-rt/protocol';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { BrokerUnavailableError, type PublishOutcome } from '../broker/broker.js';
+import {
+  BrokerUnavailableError,
+  type BrokerWriteCounts,
+  type PublishOutcome,
+} from '../broker/broker.js';
 import type { LatestEntry } from '../broker/latest-store.js';
 import type { Clock } from '../clock.js';
 import { AckedPublisher, PublishRejectedError } from './acked-publisher.js';
@@ -268,23 +272,14 @@ export interface UpdateWriterOptions {
 }
 
 /**
- * How long a write refused by another writer's waits for that writer's next
+ * How long a write refused because another writer came first waits for that writer's next
  * write before trying again (see {@link WriteUpdateOptions.afterConflict}).
  * A write's round trip to JetStream is about a millisecond on one host.
  */
 export const CONFLICT_WAIT_MS = 5;
 
-/** What the writes of an {@link UpdateWriter} met so far (monotonic counts). */
-export interface WriteCounts {
-  /** Writes JetStream stored. */
-  stored: number;
-  /** Writes JetStream answered as a duplicate of a stored `Nats-Msg-Id`. */
-  duplicates: number;
-  /** Writes refused because the subject had moved on (compare-and-set). */
-  conflicts: number;
-  /** Reads of a subject's last message after a refused write. */
-  readBacks: number;
-}
+/** What the writes of an {@link UpdateWriter} met so far ({@link BrokerWriteCounts}, counted here). */
+export type WriteCounts = { -readonly [K in keyof BrokerWriteCounts]: BrokerWriteCounts[K] };
 
 interface Waiter {
   readonly updatedAt: number;
