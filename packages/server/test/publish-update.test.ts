@@ -13,6 +13,7 @@ import {
   writeUpdate,
 } from '../src/jetstream/index.js';
 import type { NatsOperation } from '../src/jetstream/options.js';
+import { jetStreamChannel } from '../src/jetstream/publish-update.js';
 import type { BrokerLogger } from '../src/logger.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, timestampsOf } from './helpers/recorder.js';
@@ -150,6 +151,114 @@ describe('publishUpdate (direct publisher)', () => {
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PublishConflictError);
     expect(publishes).toBe(3);
+  });
+
+  it('after a conflict with an older winner, decides again only once afterConflict resolves', async () => {
+    // The stream exists once a broker has started.
+    await startJetStreamBroker([nats.url], brokers);
+    const js = jetstream(await natsConnection());
+    const channel = jetStreamChannel(js, undefined);
+    const write = (env: string, updatedAt: number, last: number) =>
+      channel.publish(subjectFor(env), utf8(`{"updated_at": ${updatedAt}}`), {
+        msgID: `${env}:${updatedAt}:other`,
+        lastSubjectSequence: last,
+      });
+
+    /**
+     * Writes 12 while memory still says 10: another writer has stored 11 meanwhile, so the
+     * first attempt is refused; memory then learns 11 (as a follower would). With `next`,
+     * that other writer stores 13 while this one waits in afterConflict.
+     */
+    const attempt = async (next: boolean) => {
+      const env = newEnvironment();
+      const first = await write(env, 10, 0);
+      let memory = { updatedAt: 10, sequence: first.seq };
+      const winner = await write(env, 11, first.seq);
+      const sent: number[] = [];
+      const waits: number[] = [];
+      const result = await writeUpdate(
+        {
+          ...channel,
+          async publish(subject, payload, headers) {
+            sent.push(headers.lastSubjectSequence);
+            try {
+              return await channel.publish(subject, payload, headers);
+            } catch (error) {
+              if (channel.isConflict(error)) memory = { updatedAt: 11, sequence: winner.seq };
+              throw error;
+            }
+          },
+        },
+        env,
+        12,
+        {
+          known: () => memory,
+          afterConflict: async (sequence) => {
+            waits.push(sequence);
+            if (next) {
+              const newer = await write(env, 13, winner.seq);
+              memory = { updatedAt: 13, sequence: newer.seq };
+            }
+          },
+        },
+      );
+      return { result, sent, waits, first: first.seq, winner: winner.seq, env };
+    };
+
+    // The other writer's next write is newer: no second attempt, answered stale.
+    const newer = await attempt(true);
+    expect(newer.waits).toEqual([newer.winner]);
+    expect(newer.sent).toEqual([newer.first]);
+    expect(newer.result.outcome).toBe('stale');
+    expect(await streamLatest(newer.env)).toBe(13);
+
+    // Nothing newer came: the second attempt expects the winner's sequence and is stored.
+    const alone = await attempt(false);
+    expect(alone.waits).toEqual([alone.winner]);
+    expect(alone.sent).toEqual([alone.first, alone.winner]);
+    expect(alone.result.outcome).toBe('published');
+    expect(await streamLatest(alone.env)).toBe(12);
+  });
+
+  it('does not wait after a conflict whose winner is newer: the update is stale at once', async () => {
+    await startJetStreamBroker([nats.url], brokers);
+    const js = jetstream(await natsConnection());
+    const channel = jetStreamChannel(js, undefined);
+    const env = newEnvironment();
+    const subject = subjectFor(env);
+    const first = await channel.publish(subject, utf8('{"updated_at": 10}'), {
+      msgID: `${env}:10:other`,
+      lastSubjectSequence: 0,
+    });
+    const winner = await channel.publish(subject, utf8('{"updated_at": 20}'), {
+      msgID: `${env}:20:other`,
+      lastSubjectSequence: first.seq,
+    });
+    let memory = { updatedAt: 10, sequence: first.seq };
+    let waited = false;
+    const result = await writeUpdate(
+      {
+        ...channel,
+        async publish(s, payload, headers) {
+          try {
+            return await channel.publish(s, payload, headers);
+          } catch (error) {
+            if (channel.isConflict(error)) memory = { updatedAt: 20, sequence: winner.seq };
+            throw error;
+          }
+        },
+      },
+      env,
+      12,
+      {
+        known: () => memory,
+        afterConflict: async () => {
+          waited = true;
+        },
+      },
+    );
+    expect(result.outcome).toBe('stale');
+    expect(waited).toBe(false);
   });
 
   it('fails with the NATS error when no stream takes the subject', async () => {

@@ -101,7 +101,10 @@ export async function publishUpdate(
 }
 
 /** An {@link UpdateChannel} over a plain `JetStreamClient`. */
-function jetStreamChannel(js: JetStreamClient, timeoutMs: number | undefined): UpdateChannel {
+export function jetStreamChannel(
+  js: JetStreamClient,
+  timeoutMs: number | undefined,
+): UpdateChannel {
   return {
     async publish(subject, payload, { msgID, lastSubjectSequence }) {
       const ack = await js.publish(subject, payload, {
