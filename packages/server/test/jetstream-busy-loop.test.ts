@@ -66,6 +66,13 @@ describe('JetStreamBroker under a blocked event loop', () => {
     const dir = mkdtempSync(join(tmpdir(), 'busy-loop-'));
     const flag = join(dir, 'published');
     try {
+      // First an update A reads: its consumer then has a pull waiting at the server, so what
+      // is stored during the block is sent to this process at once and waits in its socket.
+      // (Blocked before its first pull was on the wire, the stream, which keeps one message per
+      // environment, would replace 9.5 before any pull asked for it.)
+      expect(await publishElsewhere(nats.url, subjectFor(env), [8.5], flag)).toBe(0);
+      await waitFor(() => a.latest(env) === 8.5, 'A reads the first update');
+      rmSync(flag);
       const exited = publishElsewhere(nats.url, subjectFor(env), [9.5, 10.5], flag);
       // Block this process's event loop (as a connect storm does) until both updates
       // are stored and the consumer has looked silent for longer than the watchdog allows.
@@ -75,7 +82,7 @@ describe('JetStreamBroker under a blocked event loop', () => {
       }
       expect(await exited).toBe(0);
       await waitFor(() => a.latest(env) === 10.5, 'A reads the updates after the stall');
-      expect(timestampsOf(seen, env)).toEqual([9.5, 10.5]);
+      expect(timestampsOf(seen, env)).toEqual([8.5, 9.5, 10.5]);
       expect(warnings).not.toContain('Following the stream again');
       expect(a.coalescedUpdates).toBe(0);
     } finally {
