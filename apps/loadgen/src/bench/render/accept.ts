@@ -35,17 +35,21 @@ export function connectRounds(
  * over the rounds that measured both, or undefined.
  */
 export function acceptRatio19k(results: BenchResults): number | undefined {
-  const ratios = connectRounds(results).flatMap((r) => {
-    const x = acceptRatio(r.ours?.result, r.nchan?.result);
-    return x === undefined ? [] : [x];
-  });
-  return ratios.length === 0 ? undefined : median(ratios);
+  return medianOfRounds(results, (r) => acceptRatio(r.ours?.result, r.nchan?.result));
 }
 
 /** The median over the rounds of target 5 of `who`'s server CPU per 1,000 accepted connections. */
 export function perThousand19k(results: BenchResults, who: Contender): number | undefined {
+  return medianOfRounds(results, (r) => r[who]?.result.serverCpuMsPer1000);
+}
+
+/** The median of `value` over the rounds of target 5 that have it, or undefined. */
+function medianOfRounds(
+  results: BenchResults,
+  value: (round: Pair<ConnectResult>) => number | undefined,
+): number | undefined {
   const values = connectRounds(results).flatMap((r) => {
-    const x = r[who]?.result.serverCpuMsPer1000;
+    const x = value(r);
     return x === undefined ? [] : [x];
   });
   return values.length === 0 ? undefined : median(values);
