@@ -54,6 +54,8 @@ export interface PublishCommand {
   /** Keep-alive connections of this worker. */
   concurrency: number;
   durationMs: number;
+  /** At most this many requests per second over this worker's connections; 0 for unpaced. */
+  ratePerSecond: number;
   /** This worker's index and the number of workers, to make timestamps unique. */
   index: number;
   workers: number;

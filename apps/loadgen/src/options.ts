@@ -58,6 +58,7 @@ const OPTIONS = {
   'connect-timeout': { type: 'string' },
   'settle-timeout': { type: 'string' },
   concurrency: { type: 'string' },
+  rate: { type: 'string' },
   duration: { type: 'string' },
   clients: { type: 'string' },
   'publish-after-connected': { type: 'string' },
@@ -93,6 +94,7 @@ fanout:   --subscribers N (1000) --updates K (10) --interval 1s --ramp 5000 (per
           --publish-after-connected M: publish once M are connected, while the rest connect
             (reports the intermediate updates each subscriber missed)
 publish:  --concurrency C (64) --duration 10s --workers W (1)
+          --rate R: at most R requests/s over all connections (default: as fast as answered)
 connect:  --clients N (1000) --workers W --connect-timeout 30s
 storm:    --kill-pid PID (serves the first --target; required) --subscribers N (1000) --ramp 5000
           --publish-delay 1s --settle-timeout 30s --backoff-base 1000ms (the client's default)
@@ -253,6 +255,7 @@ export function parseCommand(
         label: values.label ?? `concurrency ${concurrency}`,
         concurrency,
         durationMs: parseDuration(values.duration ?? '10s', 'duration'),
+        ratePerSecond: count(values.rate, 'rate', 0, 1),
         workers,
         pids,
       },

@@ -6,7 +6,9 @@ import { compileRequests } from './request-template.js';
 /**
  * Drives publishes on `concurrency` keep-alive connections for a duration:
  * each connection sends its next request as soon as the previous answer
- * arrives. Each request carries a unique, increasing timestamp `{ts}`
+ * arrives, or, with a rate, at its next slot (the connections' slots
+ * interleaved evenly) if that is later: a connection that falls behind
+ * sends at once but never more than its share over the run. Each request carries a unique, increasing timestamp `{ts}`
  * (seconds with microseconds) and cycles through the environments.
  */
 export async function runPublishLoad(command: PublishCommand): Promise<PublishedReport> {
@@ -25,11 +27,24 @@ export async function runPublishLoad(command: PublishCommand): Promise<Published
   // Templates are compiled once per environment: a request is then a few concatenations and one Buffer.
   const requests = command.envs.map((env) => compileRequests(command, env));
 
+  // Milliseconds between one connection's slots; 0 for unpaced.
+  const slotMs =
+    command.ratePerSecond > 0 ? (command.concurrency * 1000) / command.ratePerSecond : 0;
+  const pacedFrom = performance.now();
+
   const lane = async (laneIndex: number): Promise<void> => {
     let connection: KeepAliveConnection | undefined;
     let connectionKey = '';
     let i = laneIndex;
+    let sent = 0;
     while (performance.now() < deadline) {
+      if (slotMs > 0) {
+        const due = pacedFrom + (sent + laneIndex / command.concurrency) * slotMs;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (performance.now() >= deadline) break;
+      }
+      sent++;
       const request = requests[i++ % requests.length]!.build(nextTimestamp());
       if (connection === undefined || request.key !== connectionKey) {
         connection?.close();

@@ -10,6 +10,8 @@ export interface PublishOptions extends ServerTemplates {
   /** Requests in flight (keep-alive connections) over all workers. */
   concurrency: number;
   durationMs: number;
+  /** At most this many requests per second over all connections; 0 for as fast as they are answered. */
+  ratePerSecond: number;
   /** Worker processes sharing the connections. */
   workers: number;
   pids: number[];
@@ -72,6 +74,8 @@ export async function runPublish(
           envs: options.envs,
           concurrency: share,
           durationMs: options.durationMs,
+          // Each connection gets the same share of the rate.
+          ratePerSecond: (options.ratePerSecond * share) / options.concurrency,
           index: w.index,
           workers: workers.length,
         });

@@ -125,6 +125,36 @@ describe('loadgen against apps/sse', () => {
     expect(result.latency.p99).toBeGreaterThan(0);
   });
 
+  it('publish --rate: never more than the rate allows over the run, on every worker', async () => {
+    const json = join(dir, 'publish-rate.json');
+    const run = await runCli([
+      'publish',
+      '--target',
+      sse.url,
+      '--token',
+      token,
+      '--concurrency',
+      '4',
+      '--workers',
+      '2',
+      '--rate',
+      '50',
+      '--duration',
+      '1s',
+      '--json',
+      json,
+      '--strict',
+    ]);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as PublishResult;
+    expect(result.options.ratePerSecond).toBe(50);
+    // 4 connections with a slot every 80 ms each: at most 13 slots each in 1 s. Unpaced, the
+    // same run answers hundreds (the test above).
+    expect(result.requests).toBeGreaterThan(0);
+    expect(result.requests).toBeLessThanOrEqual(4 * 13);
+    expect(result.failed).toBe(0);
+  });
+
   it('connect: a storm of 300 clients all connect; a closed port is reported by cause', async () => {
     const json = join(dir, 'connect.json');
     const ok = await runCli([

@@ -106,7 +106,7 @@ function publishMarkdown(r: PublishResult): string {
   return [
     `## publish: ${r.label}`,
     '',
-    `**${int(r.requestsPerSecond)} requests/s** (${int(r.requests)} in ${(r.options.durationMs / 1000).toFixed(0)} s, concurrency ${r.options.concurrency}); ` +
+    `**${int(r.requestsPerSecond)} requests/s** (${int(r.requests)} in ${(r.options.durationMs / 1000).toFixed(0)} s, concurrency ${r.options.concurrency}${r.options.ratePerSecond > 0 ? `, paced to ${int(r.options.ratePerSecond)}/s` : ''}); ` +
       `latency p50 ${ms(r.latency.p50)} ms, p90 ${ms(r.latency.p90)} ms, p99 ${ms(r.latency.p99)} ms, max ${ms(r.latency.max)} ms.`,
     '',
     `Statuses: ${counts(r.statuses)}; errors: ${counts(r.errors)}; failed: ${int(r.failed)}.` +
