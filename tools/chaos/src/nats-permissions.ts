@@ -21,6 +21,8 @@ export const SERVICE_PERMISSIONS = {
       `$JS.API.CONSUMER.INFO.${STREAM}.*`,
       `$JS.API.CONSUMER.DELETE.${STREAM}.*`,
       `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.*`,
+      // The read-back of a subject's last message after a refused compare-and-set write.
+      `$JS.API.DIRECT.GET.${STREAM}.>`,
     ],
   },
   subscribe: {
