@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg, totalmem } from 'node:os';
 import type { Mode, ScenarioResult } from './result.js';
@@ -42,7 +43,19 @@ export interface RunReport {
 export function describeMachine(): string {
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
   const gib = Math.round(totalmem() / 2 ** 30);
-  return `${cpu}, ${cpus().length} cores, ${gib} GiB, ${hostname()}, Node ${process.version}, ${process.platform}`;
+  return `${cpu}, ${cpus().length} cores, ${gib} GiB, ${hostname()}, Node ${process.version}${serviceNode()}, ${process.platform}`;
+}
+
+/** `; the service on Node vX` when CHAOS_SERVICE_NODE runs it on another Node.js than the suite. */
+function serviceNode(): string {
+  const binary = process.env.CHAOS_SERVICE_NODE;
+  if (!binary) return '';
+  try {
+    const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+    return version === process.version ? '' : ` (the service on Node ${version})`;
+  } catch {
+    return ` (the service on ${binary}, which did not start)`;
+  }
 }
 
 /** Load averages as `1.2 / 0.9 / 0.5`. */
