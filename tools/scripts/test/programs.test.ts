@@ -38,7 +38,7 @@ const SH_PATTERN = /\bcommand -v ([A-Za-z0-9._-]+)/g;
  * npm, tar) and the container scripts (build-image, smoke-image, compose-smoke),
  * which need podman and a built image and say so in their own "Needs:" lines.
  */
-const SCRIPTS = ['tools/scripts/check-deploy.sh'];
+const SCRIPTS = ['tools/scripts/check-deploy.sh', 'tools/scripts/paced-mix.sh'];
 
 /** Every program `text` starts by a literal name, with the line it is on. */
 export function spawnedPrograms(
