@@ -10,6 +10,7 @@ import {
   InvalidUpdateError,
   PublishConflictError,
   publishUpdate,
+  type UpdateChannel,
   writeUpdate,
 } from '../src/jetstream/index.js';
 import type { NatsOperation } from '../src/jetstream/options.js';
@@ -41,6 +42,30 @@ async function streamLatest(environment: string): Promise<number | undefined> {
   if (stored === null) return undefined;
   const decoded = decodeUpdateMessage(stored.data);
   return decoded.ok ? decoded.value : undefined;
+}
+
+/**
+ * `channel`, but a write refused by compare-and-set first runs `onConflict` (where a test
+ * teaches the writer's memory what the winner stored, as a follower would), then fails as
+ * before. `sent` collects the sequence each attempt expected.
+ */
+function learningChannel(
+  channel: UpdateChannel,
+  onConflict: () => void,
+  sent: number[] = [],
+): UpdateChannel {
+  return {
+    ...channel,
+    async publish(subject, payload, headers) {
+      sent.push(headers.lastSubjectSequence);
+      try {
+        return await channel.publish(subject, payload, headers);
+      } catch (error) {
+        if (channel.isConflict(error)) onConflict();
+        throw error;
+      }
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -177,18 +202,13 @@ describe('publishUpdate (direct publisher)', () => {
       const sent: number[] = [];
       const waits: number[] = [];
       const result = await writeUpdate(
-        {
-          ...channel,
-          async publish(subject, payload, headers) {
-            sent.push(headers.lastSubjectSequence);
-            try {
-              return await channel.publish(subject, payload, headers);
-            } catch (error) {
-              if (channel.isConflict(error)) memory = { updatedAt: 11, sequence: winner.seq };
-              throw error;
-            }
+        learningChannel(
+          channel,
+          () => {
+            memory = { updatedAt: 11, sequence: winner.seq };
           },
-        },
+          sent,
+        ),
         env,
         12,
         {
@@ -237,17 +257,9 @@ describe('publishUpdate (direct publisher)', () => {
     let memory = { updatedAt: 10, sequence: first.seq };
     let waited = false;
     const result = await writeUpdate(
-      {
-        ...channel,
-        async publish(s, payload, headers) {
-          try {
-            return await channel.publish(s, payload, headers);
-          } catch (error) {
-            if (channel.isConflict(error)) memory = { updatedAt: 20, sequence: winner.seq };
-            throw error;
-          }
-        },
-      },
+      learningChannel(channel, () => {
+        memory = { updatedAt: 20, sequence: winner.seq };
+      }),
       env,
       12,
       {
