@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type NatsCluster, type NatsServer, startNatsCluster } from '@flagsmith-rt/nats-launcher';
-import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { decodeUpdateMessage, STREAM_SETTINGS, subjectFor } from '@flagsmith-rt/protocol';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../src/broker/broker.js';
 import type { JetStreamBroker } from '../src/jetstream/broker.js';
+import { publishUpdate } from '../src/jetstream/index.js';
+import { CLUSTERED_COMPARE_AND_SET_SINCE, isOlderVersion } from '../src/jetstream/stream-config.js';
 import type { BrokerLogger } from '../src/logger.js';
 import { startJetStreamBroker } from './helpers/jetstream-harness.js';
 import { recordUpdates, timestampsOf } from './helpers/recorder.js';
@@ -47,6 +49,84 @@ describe('JetStreamBroker on a 3-node cluster', () => {
     const late = await startJetStreamBroker(cluster.urls, brokers, options);
     expect(late.latest(env)).toBe(2000.5);
   }, 60_000);
+
+  it('warns once at start about a replicated stream on a nats-server whose compare-and-set races', async () => {
+    const warnings: Array<{ fields: object; message: string | undefined }> = [];
+    const logger: BrokerLogger = {
+      debug() {},
+      info() {},
+      warn(fields, message) {
+        warnings.push({ fields, message });
+      },
+      error() {},
+    };
+    const nc = await connect({ servers: cluster.urls });
+    const version = nc.info?.version ?? '';
+    await nc.close();
+    await startJetStreamBroker(cluster.urls, brokers, { storage: 'file', replicas: 3, logger });
+    const raced = warnings.filter((w) => w.message?.includes('compare-and-set'));
+    // Whatever nats-server this machine has: the warning says so exactly when it is older.
+    expect(raced).toHaveLength(isOlderVersion(version, CLUSTERED_COMPARE_AND_SET_SINCE) ? 1 : 0);
+    if (raced.length > 0) {
+      expect(raced[0]!.fields).toMatchObject({ replicas: 3, natsServer: version, needs: '2.9.21' });
+      expect(raced[0]!.message).toContain(`nats-server ${version}`);
+    }
+  }, 30_000);
+
+  it('writes back its acknowledged write when an older concurrent write was stored after it', async () => {
+    // Two compare-and-set writes of one subject that expect the same sequence: one must be
+    // refused. nats-server before 2.9.21 (this machine has 2.9.10) can store both on a
+    // replicated stream (nats-io/nats-server#4320), so a direct publisher's older timestamp
+    // may land after a queue-change write that was already acknowledged. The instance that
+    // wrote the newer one must put it back; otherwise the stream, and every instance
+    // that reads it (B here), keep the older one until the next update.
+    // A cluster of its own: the first test killed a node of the shared one.
+    await using own = await startNatsCluster({ size: 3 });
+    const options = { replicas: 3, startTimeoutMs: 20_000 };
+    const local: Broker[] = [];
+    const a = await startJetStreamBroker([own.urls[0]!], local, options);
+    const b = await startJetStreamBroker([own.urls[1]!], local, options);
+    const nc = await connect({ servers: [own.urls[2]!] });
+    try {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      const races: Array<{ env: string; newer: number }> = [];
+      let t = 1_700_000_000;
+      for (let i = 0; i < 1000; i++) {
+        const env = `env_${randomUUID().replaceAll('-', '')}`;
+        expect(await a.publish(env, t)).toBe('published');
+        const newer = t + 1.5;
+        const [viaA] = await Promise.all([
+          a.publish(env, newer),
+          publishUpdate(js, env, t + 1).catch(() => 'failed'),
+        ]);
+        // Where A's write was refused the other one won fairly; nothing to write back.
+        if (viaA === 'published') races.push({ env, newer });
+        t += 10;
+      }
+      const stored = async (env: string) => {
+        const message = await jsm.streams.getMessage(STREAM_SETTINGS.name, {
+          last_by_subj: subjectFor(env),
+        });
+        const decoded = message && decodeUpdateMessage(message.data);
+        return decoded?.ok ? decoded.value : undefined;
+      };
+      await waitFor(
+        async () => {
+          for (const { env, newer } of races) {
+            if ((await stored(env)) !== newer || b.latest(env) !== newer) return false;
+          }
+          return true;
+        },
+        'the stream and B hold every newer write A acknowledged',
+        20_000,
+      );
+      expect(races.length).toBeGreaterThan(0);
+    } finally {
+      await nc.close();
+      await Promise.all(local.map((broker) => broker.close()));
+    }
+  }, 90_000);
 
   it('replaces a consumer lost with another NATS node within seconds, though its own connection is fine', async () => {
     // A node stopped gracefully takes the instance's consumer with it and tells nobody:

@@ -2,8 +2,10 @@ import { STREAM_SETTINGS } from '@flagsmith-rt/protocol';
 import { nanos } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
 import {
+  CLUSTERED_COMPARE_AND_SET_SINCE,
   describeDifferences,
   diffStreamConfig,
+  isOlderVersion,
   streamConfigFor,
 } from '../src/jetstream/stream-config.js';
 
@@ -43,5 +45,23 @@ describe('diffStreamConfig', () => {
       'subjects: expected ["flagsmith.environment.>"], found ["flagsmith.environment.>","other.>"]; ' +
         'num_replicas: expected 1, found 3; allow_direct: expected true, found unset',
     );
+  });
+});
+
+describe('isOlderVersion (nats-server releases)', () => {
+  it('compares major, minor and patch as numbers', () => {
+    expect(isOlderVersion('2.9.10', CLUSTERED_COMPARE_AND_SET_SINCE)).toBe(true);
+    expect(isOlderVersion('2.9.20', '2.9.21')).toBe(true);
+    expect(isOlderVersion('2.9.21', '2.9.21')).toBe(false);
+    expect(isOlderVersion('2.10.0', '2.9.21')).toBe(false);
+    expect(isOlderVersion('3.0.0', '2.9.21')).toBe(false);
+    expect(isOlderVersion('1.99.99', '2.9.21')).toBe(true);
+  });
+
+  it('reads pre-releases and a leading v by their numbers, and never calls garbage older', () => {
+    expect(isOlderVersion('2.9.15-RC.1', '2.9.21')).toBe(true);
+    expect(isOlderVersion('v2.11.4', '2.9.21')).toBe(false);
+    expect(isOlderVersion('', '2.9.21')).toBe(false);
+    expect(isOlderVersion('unknown', '2.9.21')).toBe(false);
   });
 });

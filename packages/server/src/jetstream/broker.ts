@@ -199,7 +199,7 @@ export class JetStreamBroker implements Broker {
       jetstreamManager(nc, { timeout: ADMIN_TIMEOUT_MS }),
     );
     const jsm = this.#jsm;
-    await this.#stream.ensure(jsm);
+    await this.#stream.ensure(jsm, nc.info?.version);
     this.#writer ??= new UpdateWriter({
       nc,
       jsm,

@@ -231,6 +231,7 @@ export class StreamFollower {
     stamped = true,
   ): void {
     const { store, events } = this.#options;
+    const before = stamped ? undefined : store.get(environment);
     if (store.offer(environment, updatedAt, storedAt, sequence)) {
       if (stamped) {
         this.#unstamped.delete(environment);
@@ -239,6 +240,29 @@ export class StreamFollower {
         this.#noteOwnWrite(sequence);
         this.#unstamped.set(environment, updatedAt);
         events.emitUpdate({ environment, updatedAt, storedAt: undefined });
+        if (
+          before !== undefined &&
+          before.sequence > sequence &&
+          this.#readSequence >= before.sequence
+        ) {
+          // This write is newer than what memory held, yet the stream already has a later
+          // message on the subject (read before this ack arrived): an older timestamp stored
+          // after ours. Compare-and-set should have refused one of the two; nats-server
+          // before 2.9.21 can accept both on a replicated stream (nats-io/nats-server#4320).
+          // Write ours back over it, as for any older message that replaced the latest.
+          this.#warnOnce(
+            environment,
+            'An older timestamp was stored after this write; writing it back',
+            {
+              environment,
+              updatedAt,
+              seq: sequence,
+              after: { updatedAt: before.updatedAt, seq: before.sequence },
+            },
+          );
+          store.noteSequence(environment, before.sequence);
+          this.#restore(environment, { updatedAt, storedAt, sequence }, before.sequence);
+        }
       }
     } else if (stamped && this.#unstamped.get(environment) === updatedAt) {
       this.#unstamped.delete(environment);

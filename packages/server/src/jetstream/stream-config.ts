@@ -139,6 +139,29 @@ export async function ensureStream(
 }
 
 /**
+ * The first nats-server release whose replicated streams refuse all but one of several
+ * concurrent writes that expect the same last subject sequence (nats-io/nats-server#4320,
+ * fixed in 2.9.21). On older servers a clustered stream can accept two compare-and-set
+ * writes of one environment, so an older timestamp may replace a newer one.
+ */
+export const CLUSTERED_COMPARE_AND_SET_SINCE = '2.9.21';
+
+/**
+ * Whether `version` (a nats-server version such as `2.9.10` or `2.10.0-beta.3`) is older
+ * than `minimum` (plain `x.y.z`). A version that does not parse is not called older.
+ */
+export function isOlderVersion(version: string, minimum: string): boolean {
+  const parse = (text: string) => /^v?(\d+)\.(\d+)\.(\d+)/.exec(text)?.slice(1).map(Number);
+  const have = parse(version);
+  const need = parse(minimum);
+  if (have === undefined || need === undefined) return false;
+  for (let i = 0; i < 3; i++) {
+    if (have[i]! !== need[i]!) return have[i]! < need[i]!;
+  }
+  return false;
+}
+
+/**
  * The updates stream as this broker sees it: created or verified at start,
  * verified again after every reconnect (a memory-storage stream is lost when
  * its server restarts; it is created again here or by another instance).
@@ -152,9 +175,36 @@ export class StreamSetup {
     this.#context = context;
   }
 
-  /** Creates or verifies the stream, once per start; see {@link ensureStream}. */
-  async ensure(jsm: JetStreamManager): Promise<void> {
-    this.#created ??= (await ensureStream(jsm, this.#context)).created;
+  /** The replicated-stream warning was logged (once per process). */
+  #warnedCompareAndSet = false;
+
+  /**
+   * Creates or verifies the stream, once per start; see {@link ensureStream}.
+   * `serverVersion` is the connected nats-server's: a replicated stream on a
+   * release older than {@link CLUSTERED_COMPARE_AND_SET_SINCE} is warned about.
+   */
+  async ensure(jsm: JetStreamManager, serverVersion?: string): Promise<void> {
+    if (this.#created !== undefined) return;
+    const info = await ensureStream(jsm, this.#context);
+    this.#created = info.created;
+    this.#checkCompareAndSet(info, serverVersion);
+  }
+
+  #checkCompareAndSet(info: StreamInfo, serverVersion: string | undefined): void {
+    const replicas = info.config.num_replicas ?? 1;
+    if (this.#warnedCompareAndSet || replicas <= 1 || serverVersion === undefined) return;
+    if (!isOlderVersion(serverVersion, CLUSTERED_COMPARE_AND_SET_SINCE)) return;
+    this.#warnedCompareAndSet = true;
+    this.#context.logger.warn(
+      {
+        stream: info.config.name,
+        replicas,
+        natsServer: serverVersion,
+        needs: CLUSTERED_COMPARE_AND_SET_SINCE,
+        see: 'https://github.com/nats-io/nats-server/issues/4320',
+      },
+      `nats-server ${serverVersion} can accept two concurrent compare-and-set writes on a replicated stream: an older timestamp may replace a newer one written by a direct publisher (queue-change writes are written back by their instance). Upgrade nats-server to ${CLUSTERED_COMPARE_AND_SET_SINCE} or newer`,
+    );
   }
 
   /**
