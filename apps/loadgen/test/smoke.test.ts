@@ -99,8 +99,9 @@ describe('loadgen against apps/sse', () => {
     expect(result.totals.delivered).toBe(0);
   });
 
-  it('publish: every queue-change for a second is answered 2xx, with latency percentiles', async () => {
-    const json = join(dir, 'publish.json');
+  /** `loadgen publish` for 1 s on 4 connections with `extra` options; its exit code and result. */
+  const publishFor1s = async (name: string, extra: string[]) => {
+    const json = join(dir, `${name}.json`);
     const run = await runCli([
       'publish',
       '--target',
@@ -111,14 +112,17 @@ describe('loadgen against apps/sse', () => {
       '4',
       '--duration',
       '1s',
-      '--envs',
-      '3',
+      ...extra,
       '--json',
       json,
       '--strict',
     ]);
-    expect(run.code).toBe(0);
-    const result = JSON.parse(readFileSync(json, 'utf8')) as PublishResult;
+    return { code: run.code, result: JSON.parse(readFileSync(json, 'utf8')) as PublishResult };
+  };
+
+  it('publish: every queue-change for a second is answered 2xx, with latency percentiles', async () => {
+    const { code, result } = await publishFor1s('publish', ['--envs', '3']);
+    expect(code).toBe(0);
     expect(result.requests).toBeGreaterThan(10);
     expect(result.failed).toBe(0);
     expect(Object.keys(result.statuses).every((s) => s.startsWith('2'))).toBe(true);
@@ -126,27 +130,8 @@ describe('loadgen against apps/sse', () => {
   });
 
   it('publish --rate: never more than the rate allows over the run, on every worker', async () => {
-    const json = join(dir, 'publish-rate.json');
-    const run = await runCli([
-      'publish',
-      '--target',
-      sse.url,
-      '--token',
-      token,
-      '--concurrency',
-      '4',
-      '--workers',
-      '2',
-      '--rate',
-      '50',
-      '--duration',
-      '1s',
-      '--json',
-      json,
-      '--strict',
-    ]);
-    expect(run.code).toBe(0);
-    const result = JSON.parse(readFileSync(json, 'utf8')) as PublishResult;
+    const { code, result } = await publishFor1s('publish-rate', ['--workers', '2', '--rate', '50']);
+    expect(code).toBe(0);
     expect(result.options.ratePerSecond).toBe(50);
     // 4 connections with a slot every 80 ms each: at most 13 slots each in 1 s. Unpaced, the
     // same run answers hundreds (the test above).
