@@ -8,8 +8,9 @@ import { compileRequests } from './request-template.js';
  * each connection sends its next request as soon as the previous answer
  * arrives, or, with a rate, at its next slot (the connections' slots
  * interleaved evenly) if that is later: a connection that falls behind
- * sends at once but never more than its share over the run. Each request carries a unique, increasing timestamp `{ts}`
- * (seconds with microseconds) and cycles through the environments.
+ * sends at once but never more than its share over the run. Each request
+ * carries a unique, increasing timestamp `{ts}` (seconds with microseconds)
+ * and cycles through the environments.
  */
 export async function runPublishLoad(command: PublishCommand): Promise<PublishedReport> {
   const latencies: number[] = [];

@@ -46,7 +46,7 @@ export function describeMachine(): string {
   return `${cpu}, ${cpus().length} cores, ${gib} GiB, ${hostname()}, Node ${process.version}${serviceNode()}, ${process.platform}`;
 }
 
-/** `; the service on Node vX` when CHAOS_SERVICE_NODE runs it on another Node.js than the suite. */
+/** ` (the service on Node vX)` when CHAOS_SERVICE_NODE runs it on another Node.js than the suite's. */
 function serviceNode(): string {
   const binary = process.env.CHAOS_SERVICE_NODE;
   if (!binary) return '';

@@ -175,9 +175,6 @@ export class StreamSetup {
     this.#context = context;
   }
 
-  /** The replicated-stream warning was logged (once per process). */
-  #warnedCompareAndSet = false;
-
   /**
    * Creates or verifies the stream, once per start; see {@link ensureStream}.
    * `serverVersion` is the connected nats-server's: a replicated stream on a
@@ -190,11 +187,11 @@ export class StreamSetup {
     this.#checkCompareAndSet(info, serverVersion);
   }
 
+  /** Warns (once: {@link StreamSetup.ensure} runs once per start) about a racy compare-and-set. */
   #checkCompareAndSet(info: StreamInfo, serverVersion: string | undefined): void {
     const replicas = info.config.num_replicas ?? 1;
-    if (this.#warnedCompareAndSet || replicas <= 1 || serverVersion === undefined) return;
+    if (replicas <= 1 || serverVersion === undefined) return;
     if (!isOlderVersion(serverVersion, CLUSTERED_COMPARE_AND_SET_SINCE)) return;
-    this.#warnedCompareAndSet = true;
     this.#context.logger.warn(
       {
         stream: info.config.name,
